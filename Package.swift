@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "FlowOOD",
+    platforms: [.macOS(.v15)],
+    // MARK: - Public API
+    products: [
+        .executable(name: "flowood", targets: ["flowood"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "OOD", targets: ["OOD"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        // MARK: - C libraries (module maps + shims only; no logic)
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"]), .brew(["cairo"])]),
+        .systemLibrary(name: "CPangoCairo", pkgConfig: "pangocairo",
+                       providers: [.apt(["libpango1.0-dev"]), .brew(["pango"])]),
+        .systemLibrary(name: "CCmarkGFM", pkgConfig: "libcmark-gfm",
+                       providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"]), .brew(["cmark-gfm"])]),
+
+        // MARK: - Numerics
+        .target(name: "Tensor", dependencies: [
+            .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+            .product(name: "RealModule", package: "swift-numerics"),
+        ]),
+        .target(name: "NN", dependencies: ["Tensor"]),
+        .target(name: "OOD", dependencies: ["Tensor", "NN", "CZlib"]),
+
+        // MARK: - Tools
+        .target(name: "FlowOODCLI", dependencies: [
+            "Tensor", "NN", "OOD", "CBLAS", "CCairo", "CPangoCairo", "CCmarkGFM",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "flowood", dependencies: ["FlowOODCLI"]),
+
+        // MARK: - Tests
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"]),
+        .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor"]),
+        .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

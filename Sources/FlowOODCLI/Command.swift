@@ -1,0 +1,2 @@
+import ArgumentParser
+public struct FlowOODCommand: ParsableCommand { public init() {} ; public func run() {} }

@@ -1,0 +1,216 @@
+/// Geometry of a 2-D convolution over NCHW tensors.
+struct ConvGeometry {
+    let batch, cin, h, w, cout, kh, kw, stride, padding: Int
+    var ho: Int { (h + 2 * padding - kh) / stride + 1 }
+    var wo: Int { (w + 2 * padding - kw) / stride + 1 }
+    /// Rows of the unfolded input (Cin·kh·kw).
+    var k: Int { cin * kh * kw }
+    /// Output pixels per image.
+    var p: Int { ho * wo }
+    var isPointwise: Bool { kh == 1 && kw == 1 && stride == 1 && padding == 0 }
+}
+
+extension Tensor {
+    /// 2-D cross-correlation, NCHW: input (B, Cin, H, W), weight (Cout, Cin, kh, kw), optional
+    /// bias (Cout). Zero padding `padding` on every side. Differentiable in all three.
+    ///
+    /// Implementation: per image, the input is unfolded (im2col) into a (Cin·kh·kw) × (Ho·Wo)
+    /// matrix and multiplied by the weight matrix with a single-threaded GEMM; the batch is
+    /// split across the engine's threads. 1×1 convolutions skip the unfolding.
+    public func conv2d(_ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+        precondition(rank == 4 && weight.rank == 4 && weight.shape[1] == shape[1],
+                     "conv2d: input \(shape), weight \(weight.shape)")
+        precondition(stride >= 1 && padding >= 0, "conv2d: stride \(stride), padding \(padding)")
+        precondition(dtype == weight.dtype, "conv2d: input \(dtype), weight \(weight.dtype)")
+        let geo = ConvGeometry(batch: shape[0], cin: shape[1], h: shape[2], w: shape[3],
+                               cout: weight.shape[0], kh: weight.shape[2], kw: weight.shape[3],
+                               stride: stride, padding: padding)
+        precondition(geo.ho > 0 && geo.wo > 0, "conv2d: kernel \(weight.shape) larger than padded input \(shape)")
+        let x = contiguous().detached, wt = weight.contiguous().detached
+        var out = Tensor(uninitialized: [geo.batch, geo.cout, geo.ho, geo.wo], dtype: dtype)
+        switch dtype {
+        case .float32: convForward(x, wt, out, geo, Float.self)
+        case .float64: convForward(x, wt, out, geo, Double.self)
+        }
+        if let bias {
+            precondition(bias.shape == [geo.cout], "conv2d: bias \(bias.shape) for \(geo.cout) output channels")
+            out = out.binaryRaw(bias.detached.reshaped([1, geo.cout, 1, 1]), .add)
+        }
+        let needX = node != nil, needW = weight.node != nil
+        var inputs = [self, weight]
+        if let bias { inputs.append(bias) }
+        let hasBias = bias != nil
+        out.node = GradNode.make("conv2d", inputs) { g in
+            let gc = g.contiguous()
+            var dx: Tensor? = needX ? Tensor(uninitialized: x.shape, dtype: x.dtype) : nil
+            var dw: Tensor? = needW ? Tensor(uninitialized: wt.shape, dtype: wt.dtype) : nil
+            switch x.dtype {
+            case .float32: convBackward(x, wt, gc, dx, dw, geo, Float.self)
+            case .float64: convBackward(x, wt, gc, dx, dw, geo, Double.self)
+            }
+            var grads: [Tensor?] = [dx, dw]
+            if hasBias { grads.append(gc.sumRaw([0, 2, 3]).reshaped([geo.cout])) }
+            dx = nil; dw = nil
+            return grads
+        }
+        return out
+    }
+}
+
+/// Unfolds one image (Cin, H, W) into cols (Cin·kh·kw, Ho·Wo).
+@inline(__always)
+func im2col<T: TensorScalar>(_ x: UnsafePointer<T>, _ cols: UnsafeMutablePointer<T>, _ g: ConvGeometry) {
+    let (h, w, ho, wo, s, pad) = (g.h, g.w, g.ho, g.wo, g.stride, g.padding)
+    var row = 0
+    for c in 0..<g.cin {
+        let src = x + c * h * w
+        for ki in 0..<g.kh {
+            for kj in 0..<g.kw {
+                let dst = cols + row * g.p
+                for oh in 0..<ho {
+                    let ih = oh * s - pad + ki
+                    let d = dst + oh * wo
+                    if ih < 0 || ih >= h {
+                        d.update(repeating: 0, count: wo)
+                        continue
+                    }
+                    let srow = src + ih * w
+                    if s == 1 {
+                        // iw = ow - pad + kj; valid ow in [lo, hi)
+                        let lo = Swift.max(0, pad - kj), hi = Swift.min(wo, w + pad - kj)
+                        if lo > 0 { d.update(repeating: 0, count: Swift.min(lo, wo)) }
+                        if hi > lo { (d + lo).update(from: srow + (lo - pad + kj), count: hi - lo) }
+                        if hi < wo { (d + Swift.max(hi, 0)).update(repeating: 0, count: wo - Swift.max(hi, 0)) }
+                    } else {
+                        for ow in 0..<wo {
+                            let iw = ow * s - pad + kj
+                            d[ow] = iw >= 0 && iw < w ? srow[iw] : 0
+                        }
+                    }
+                }
+                row += 1
+            }
+        }
+    }
+}
+
+/// Folds cols (Cin·kh·kw, Ho·Wo) back into one image gradient (Cin, H, W), accumulating.
+@inline(__always)
+func col2im<T: TensorScalar>(_ cols: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ g: ConvGeometry) {
+    let (h, w, ho, wo, s, pad) = (g.h, g.w, g.ho, g.wo, g.stride, g.padding)
+    dx.update(repeating: 0, count: g.cin * h * w)
+    var row = 0
+    for c in 0..<g.cin {
+        let dst = dx + c * h * w
+        for ki in 0..<g.kh {
+            for kj in 0..<g.kw {
+                let src = cols + row * g.p
+                for oh in 0..<ho {
+                    let ih = oh * s - pad + ki
+                    if ih < 0 || ih >= h { continue }
+                    let drow = dst + ih * w
+                    let srow = src + oh * wo
+                    if s == 1 {
+                        let lo = Swift.max(0, pad - kj), hi = Swift.min(wo, w + pad - kj)
+                        if hi > lo {
+                            let dd = drow + (lo - pad + kj), ss = srow + lo
+                            for j in 0..<(hi - lo) { dd[j] += ss[j] }
+                        }
+                    } else {
+                        for ow in 0..<wo {
+                            let iw = ow * s - pad + kj
+                            if iw >= 0 && iw < w { drow[iw] += srow[ow] }
+                        }
+                    }
+                }
+                row += 1
+            }
+        }
+    }
+}
+
+/// Per-thread scratch memory from the buffer pool, returned when `body` ends.
+@inline(__always)
+func withScratch<T: TensorScalar, R>(_ count: Int, _: T.Type, _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+    let bytes = Swift.max(count * MemoryLayout<T>.stride, 1)
+    let raw = BufferPool.shared.take(byteCount: bytes)
+    defer { BufferPool.shared.give(raw, byteCount: bytes) }
+    return body(raw.bindMemory(to: T.self, capacity: Swift.max(count, 1)))
+}
+
+/// Splits the batch into at most `Engine.threads` contiguous ranges.
+func batchRanges(_ n: Int) -> [Range<Int>] {
+    let parts = Swift.max(1, Swift.min(Engine.threads, n))
+    return (0..<parts).map { p in (n * p / parts)..<(n * (p + 1) / parts) }
+}
+
+func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ out: Tensor, _ g: ConvGeometry, _: T.Type) {
+    let px = x.pointer(as: T.self), pw = w.pointer(as: T.self), po = out.mutablePointer(as: T.self)
+    let inSize = g.cin * g.h * g.w, outSize = g.cout * g.p
+    let ranges = batchRanges(g.batch)
+    parallelChunks(ranges.count) { t in
+        let r = ranges[t]
+        if g.isPointwise {
+            for b in r {
+                T.gemm(transA: false, transB: false, m: g.cout, n: g.p, k: g.k, alpha: 1, a: pw, lda: g.k,
+                       b: px + b * inSize, ldb: g.p, beta: 0, c: po + b * outSize, ldc: g.p)
+            }
+            return
+        }
+        withScratch(g.k * g.p, T.self) { cols in
+            for b in r {
+                im2col(px + b * inSize, cols, g)
+                T.gemm(transA: false, transB: false, m: g.cout, n: g.p, k: g.k, alpha: 1, a: pw, lda: g.k,
+                       b: cols, ldb: g.p, beta: 0, c: po + b * outSize, ldc: g.p)
+            }
+        }
+    }
+}
+
+func convBackward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ gy: Tensor, _ dx: Tensor?, _ dw: Tensor?,
+                                   _ g: ConvGeometry, _: T.Type) {
+    let px = x.pointer(as: T.self), pw = w.pointer(as: T.self), pg = gy.pointer(as: T.self)
+    let inSize = g.cin * g.h * g.w, outSize = g.cout * g.p
+    let wSize = g.cout * g.k
+    let ranges = batchRanges(g.batch)
+    let pdx = dx?.mutablePointer(as: T.self)
+    // Per-thread weight-gradient partials, summed in a fixed order (deterministic).
+    withScratch(dw == nil ? 0 : wSize * ranges.count, T.self) { partials in
+        parallelChunks(ranges.count) { t in
+            let r = ranges[t]
+            let dwT = partials + t * wSize
+            if dw != nil { dwT.update(repeating: 0, count: wSize) }
+            withScratch(g.isPointwise ? 0 : g.k * g.p, T.self) { cols in
+                for b in r {
+                    let gb = pg + b * outSize
+                    if dw != nil {
+                        let xcols: UnsafePointer<T>
+                        if g.isPointwise { xcols = px + b * inSize } else { im2col(px + b * inSize, cols, g); xcols = UnsafePointer(cols) }
+                        // dW += gY_b (Cout×P) · cols_bᵀ (P×K)
+                        T.gemm(transA: false, transB: true, m: g.cout, n: g.k, k: g.p, alpha: 1, a: gb, lda: g.p,
+                               b: xcols, ldb: g.p, beta: 1, c: dwT, ldc: g.k)
+                    }
+                    if let pdx {
+                        if g.isPointwise {
+                            T.gemm(transA: true, transB: false, m: g.k, n: g.p, k: g.cout, alpha: 1, a: pw, lda: g.k,
+                                   b: gb, ldb: g.p, beta: 0, c: pdx + b * inSize, ldc: g.p)
+                        } else {
+                            // dcols = Wᵀ (K×Cout) · gY_b (Cout×P), then fold back.
+                            T.gemm(transA: true, transB: false, m: g.k, n: g.p, k: g.cout, alpha: 1, a: pw, lda: g.k,
+                                   b: gb, ldb: g.p, beta: 0, c: cols, ldc: g.p)
+                            col2im(cols, pdx + b * inSize, g)
+                        }
+                    }
+                }
+            }
+        }
+        if let dw {
+            let d = dw.mutablePointer(as: T.self)
+            d.update(from: partials, count: wSize)
+            for t in 1..<Swift.max(ranges.count, 1) {
+                let p = partials + t * wSize
+                for i in 0..<wSize { d[i] += p[i] }
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+import FlowOODCLI
+FlowOODCommand.main()
