@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Tensor
+import NN
+import OOD
+
+/// `flowood bench`: throughput of the reference models, measured like
+/// shared/bench/reference/torch_flows.py (synthetic batch, warm-up, median of repeats).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure train and eval throughput of the reference models.",
+        discussion: """
+        Prints one JSON line per benchmark with the same fields as the PyTorch reference \
+        (name, threads, batch, params, train_items_per_s, eval_items_per_s). The thread count \
+        is FLOWOOD_THREADS (default: all cores). `make bench` runs this beside the reference.
+        """)
+
+    @Option(help: "Comma-separated benchmarks: cnn-fmnist.")
+    var bench: String = "cnn-fmnist"
+
+    @Option(help: "Timed repeats per measurement (median is reported).")
+    var reps: Int = 7
+
+    func run() throws {
+        for name in bench.split(separator: ",").map(String.init) {
+            switch name {
+            case "cnn-fmnist": print(Bench.cnn(reps: reps))
+            default: throw ValidationError("unknown benchmark '\(name)'; available: cnn-fmnist")
+            }
+        }
+    }
+
+    /// Median seconds per call of `step` over `reps` repeats of `iters` calls, after `warmup`.
+    static func time(warmup: Int, iters: Int, reps: Int, _ step: () -> Void) -> Double {
+        for _ in 0..<warmup { step() }
+        var per: [Double] = []
+        for _ in 0..<reps {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<iters { step() }
+            per.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(iters))
+        }
+        per.sort()
+        return per[per.count / 2]
+    }
+
+    static func cnn(reps: Int) -> String {
+        let batch = 128
+        var rng = SeededGenerator(seed: 0)
+        let model = Classifier(ClassifierConfig())
+        let pixels = (0..<(batch * 784)).map { _ in Float(Int(rng.next() % 256)) / 255 }
+        let x = Tensor(pixels, shape: [batch, 1, 28, 28])
+        let labels = (0..<batch).map { _ in Int(rng.next() % 10) }
+        let opt = Adam(model.trainableParameters, learningRate: 1e-3)
+        func trainStep() {
+            model.zeroGrad()
+            let loss = model.logits(x).crossEntropy(labels: labels)
+            loss.backward()
+            opt.step()
+            _ = loss.item
+        }
+        model.setTraining(true)
+        trainStep()
+        let train = time(warmup: 3, iters: 5, reps: reps, trainStep)
+        model.setTraining(false)
+        let eval = time(warmup: 3, iters: 10, reps: reps) { withoutGrad { _ = model.logits(x).scalars } }
+        return json(name: "cnn-fmnist", batch: batch, params: model.parameterCount, train: train, eval: eval)
+    }
+
+    static func json(name: String, batch: Int, params: Int, train: Double, eval: Double) -> String {
+        String(format: "{\"name\": \"%@\", \"engine\": \"flowood\", \"threads\": %d, \"batch\": %d, \"params\": %d, \"train_items_per_s\": %.2f, \"eval_items_per_s\": %.2f, \"train_step_s_median\": %.5f, \"eval_batch_s_median\": %.5f}",
+               name, Engine.threads, batch, params, Double(batch) / train, Double(batch) / eval, train, eval)
+    }
+}

@@ -1,2 +1,0 @@
-import ArgumentParser
-public struct FlowOODCommand: ParsableCommand { public init() {} ; public func run() {} }

@@ -1,0 +1,211 @@
+import Tensor
+import RealModule
+
+/// How weight decay enters an update.
+public enum WeightDecay: Sendable, Equatable, Codable {
+    case none
+    /// λ·w added to the gradient (PyTorch's `weight_decay` for Adam and RMSprop).
+    case l2(Double)
+    /// w ← w − lr·λ·w applied separately from the adaptive step (AdamW, Loshchilov & Hutter 2019).
+    case decoupled(Double)
+}
+
+/// An optimiser over a fixed list of parameters.
+public protocol Optimizer: AnyObject {
+    var parameters: [Parameter] { get }
+    var learningRate: Double { get set }
+    /// Applies one update from the parameters' accumulated gradients.
+    func step()
+    /// Optimiser state (moments, step count) by name, for checkpoints and resumption.
+    func stateTensors() -> [String: Tensor]
+    /// Restores state saved by `stateTensors()`.
+    func loadState(_ state: [String: Tensor]) throws
+}
+
+extension Optimizer {
+    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+}
+
+/// Errors restoring optimiser state.
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    public let field: String
+    public let problem: String
+    public var description: String { "optimizer state '\(field)': \(problem)" }
+}
+
+/// Scales all gradients so their global L2 norm is at most `maxNorm`; returns the norm before
+/// clipping (PyTorch's `clip_grad_norm_`). A non-finite norm is returned unchanged.
+@discardableResult
+public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Double) -> Double {
+    var total = 0.0
+    for p in parameters {
+        guard let g = p.grad else { continue }
+        let c = g.contiguous()
+        c.withUnsafePointer(as: Float.self) { gp in
+            var s: Float = 0
+            for i in 0..<c.count { s += gp[i] * gp[i] }
+            total += Double(s)
+        }
+    }
+    let norm = total.squareRoot()
+    if norm.isFinite && norm > maxNorm {
+        let f = Float(maxNorm / (norm + 1e-6))
+        for p in parameters {
+            guard let g = p.grad, g.isContiguous else { continue }
+            g.withUnsafeMutablePointer(as: Float.self) { gp in for i in 0..<g.count { gp[i] *= f } }
+        }
+    }
+    return norm
+}
+
+/// Adam (Kingma & Ba 2015) with bias correction, as PyTorch implements it.
+public final class Adam: Optimizer {
+    public let parameters: [Parameter]
+    public var learningRate: Double
+    public let beta1, beta2, eps: Double
+    public let weightDecay: WeightDecay
+    public private(set) var stepCount = 0
+    private var m: [Tensor]
+    private var v: [Tensor]
+
+    public init(_ parameters: [Parameter], learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
+                eps: Double = 1e-8, weightDecay: WeightDecay = .none) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+        self.weightDecay = weightDecay
+        m = parameters.map { .zeros($0.shape) }
+        v = parameters.map { .zeros($0.shape) }
+    }
+
+    public func step() {
+        stepCount += 1
+        let t = Double(stepCount)
+        let bc1 = 1 - Double.pow(beta1, t), bc2 = 1 - Double.pow(beta2, t)
+        let lr = Float(learningRate), b1 = Float(beta1), b2 = Float(beta2)
+        let stepSize = Float(learningRate / bc1), bc2Sqrt = Float(bc2.squareRoot()), epsF = Float(eps)
+        for (i, p) in parameters.enumerated() {
+            guard let g = p.grad?.contiguous() else { continue }
+            let n = p.value.count
+            var l2: Float = 0, decoupled: Float = 0
+            switch weightDecay {
+            case .none: break
+            case .l2(let wd): l2 = Float(wd)
+            case .decoupled(let wd): decoupled = Float(wd)
+            }
+            g.withUnsafePointer(as: Float.self) { gp in
+                p.value.withUnsafeMutablePointer(as: Float.self) { w in
+                    m[i].withUnsafeMutablePointer(as: Float.self) { mp in
+                        v[i].withUnsafeMutablePointer(as: Float.self) { vp in
+                            for j in 0..<n {
+                                if decoupled != 0 { w[j] -= lr * decoupled * w[j] }
+                                let gj = gp[j] + l2 * w[j]
+                                mp[j] = b1 * mp[j] + (1 - b1) * gj
+                                vp[j] = b2 * vp[j] + (1 - b2) * gj * gj
+                                w[j] -= stepSize * mp[j] / (vp[j].squareRoot() / bc2Sqrt + epsF)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    public func stateTensors() -> [String: Tensor] {
+        var s: [String: Tensor] = ["step": Tensor(scalar: Double(stepCount))]
+        for i in parameters.indices { s["m.\(i)"] = m[i]; s["v.\(i)"] = v[i] }
+        return s
+    }
+
+    public func loadState(_ state: [String: Tensor]) throws {
+        guard let st = state["step"] else { throw OptimizerStateError(field: "step", problem: "missing") }
+        for i in parameters.indices {
+            for (name, arr) in [("m", m), ("v", v)] {
+                guard let t = state["\(name).\(i)"] else { throw OptimizerStateError(field: "\(name).\(i)", problem: "missing") }
+                guard t.shape == arr[i].shape else {
+                    throw OptimizerStateError(field: "\(name).\(i)", problem: "shape \(t.shape), expected \(arr[i].shape)")
+                }
+            }
+        }
+        stepCount = Int(st.item)
+        for i in parameters.indices {
+            m[i].assignValues(from: state["m.\(i)"]!)
+            v[i].assignValues(from: state["v.\(i)"]!)
+        }
+    }
+}
+
+/// RMSprop (Tieleman & Hinton 2012) as PyTorch implements it (no centring), optional momentum.
+public final class RMSprop: Optimizer {
+    public let parameters: [Parameter]
+    public var learningRate: Double
+    public let alpha, eps, momentum: Double
+    public let weightDecay: WeightDecay
+    private var square: [Tensor]
+    private var buffer: [Tensor]
+
+    public init(_ parameters: [Parameter], learningRate: Double = 1e-2, alpha: Double = 0.99, eps: Double = 1e-8,
+                momentum: Double = 0, weightDecay: WeightDecay = .none) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.alpha = alpha; self.eps = eps; self.momentum = momentum
+        self.weightDecay = weightDecay
+        square = parameters.map { .zeros($0.shape) }
+        buffer = parameters.map { .zeros($0.shape) }
+    }
+
+    public func step() {
+        let lr = Float(learningRate), a = Float(alpha), e = Float(eps), mom = Float(momentum)
+        for (i, p) in parameters.enumerated() {
+            guard let g = p.grad?.contiguous() else { continue }
+            let n = p.value.count
+            var l2: Float = 0, decoupled: Float = 0
+            switch weightDecay {
+            case .none: break
+            case .l2(let wd): l2 = Float(wd)
+            case .decoupled(let wd): decoupled = Float(wd)
+            }
+            g.withUnsafePointer(as: Float.self) { gp in
+                p.value.withUnsafeMutablePointer(as: Float.self) { w in
+                    square[i].withUnsafeMutablePointer(as: Float.self) { sq in
+                        buffer[i].withUnsafeMutablePointer(as: Float.self) { buf in
+                            for j in 0..<n {
+                                if decoupled != 0 { w[j] -= lr * decoupled * w[j] }
+                                let gj = gp[j] + l2 * w[j]
+                                sq[j] = a * sq[j] + (1 - a) * gj * gj
+                                let upd = gj / (sq[j].squareRoot() + e)
+                                if mom != 0 {
+                                    buf[j] = mom * buf[j] + upd
+                                    w[j] -= lr * buf[j]
+                                } else {
+                                    w[j] -= lr * upd
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    public func stateTensors() -> [String: Tensor] {
+        var s: [String: Tensor] = [:]
+        for i in parameters.indices { s["square.\(i)"] = square[i]; s["buffer.\(i)"] = buffer[i] }
+        return s
+    }
+
+    public func loadState(_ state: [String: Tensor]) throws {
+        for i in parameters.indices {
+            for (name, arr) in [("square", square), ("buffer", buffer)] {
+                guard let t = state["\(name).\(i)"] else { throw OptimizerStateError(field: "\(name).\(i)", problem: "missing") }
+                guard t.shape == arr[i].shape else {
+                    throw OptimizerStateError(field: "\(name).\(i)", problem: "shape \(t.shape), expected \(arr[i].shape)")
+                }
+            }
+        }
+        for i in parameters.indices {
+            square[i].assignValues(from: state["square.\(i)"]!)
+            buffer[i].assignValues(from: state["buffer.\(i)"]!)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Testing
+import Tensor
+
+@Suite("Matmul, convolution and pooling gradients")
+struct MatmulConvGradientTests {
+    static let matmul: [BinaryCase] = [
+        BinaryCase("[3,4]·[4,5]", { normal([3, 4], seed: 501) }, { normal([4, 5], seed: 502) }) { $0.matmul($1) },
+        BinaryCase("Aᵀ·B", { normal([4, 3], seed: 503) }, { normal([4, 5], seed: 504) }) { $0.transposed().matmul($1) },
+        BinaryCase("A·Bᵀ", { normal([3, 4], seed: 505) }, { normal([5, 4], seed: 506) }) { $0.matmul($1.transposed()) },
+        BinaryCase("Aᵀ·Bᵀ", { normal([4, 3], seed: 507) }, { normal([5, 4], seed: 508) }) {
+            $0.transposed().matmul($1.transposed())
+        },
+        BinaryCase("column slice · row slice", { normal([3, 6], seed: 509) }, { normal([5, 2], seed: 510) }) {
+            $0.slice(axis: 1, 1..<5).matmul($1.slice(axis: 0, 1..<5))
+        },
+        BinaryCase("[1,4]·[4,1]", { normal([1, 4], seed: 511) }, { normal([4, 1], seed: 512) }) { $0.matmul($1) },
+        BinaryCase("outer product [3,1]·[1,2]", { normal([3, 1], seed: 513) }, { normal([1, 2], seed: 514) }) {
+            $0.matmul($1)
+        },
+        BinaryCase("broadcast view · B", { normal([1, 4], seed: 515) }, { normal([4, 2], seed: 516) }) {
+            $0.expanded(to: [3, 4]).matmul($1)
+        },
+    ]
+
+    @Test(arguments: matmul)
+    func matmulGradient(_ c: BinaryCase) {
+        expectGradientsMatchFiniteDifferences(c.a(), c.b(), c.f)
+    }
+
+    /// A convolution configuration: input, weight and (optional) bias shapes plus stride/padding.
+    struct ConvCase: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let input: [Int], weight: [Int]
+        let bias: Bool
+        let stride: Int, padding: Int
+    }
+
+    static let conv: [ConvCase] = [
+        ConvCase(testDescription: "3×3 stride 1 padding 1, bias", input: [2, 3, 5, 5], weight: [4, 3, 3, 3],
+                 bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 stride 1 padding 1, no bias", input: [2, 3, 5, 4], weight: [2, 3, 3, 3],
+                 bias: false, stride: 1, padding: 1),
+        ConvCase(testDescription: "1×1, bias (pointwise GEMM)", input: [2, 3, 4, 4], weight: [5, 3, 1, 1],
+                 bias: true, stride: 1, padding: 0),
+        ConvCase(testDescription: "1×1, no bias", input: [1, 4, 3, 5], weight: [2, 4, 1, 1],
+                 bias: false, stride: 1, padding: 0),
+        ConvCase(testDescription: "3×3 stride 2 padding 1, no bias", input: [2, 2, 7, 6], weight: [3, 2, 3, 3],
+                 bias: false, stride: 2, padding: 1),
+        ConvCase(testDescription: "3×3 stride 2 padding 0, bias", input: [3, 2, 7, 7], weight: [2, 2, 3, 3],
+                 bias: true, stride: 2, padding: 0),
+        ConvCase(testDescription: "1×1 stride 2", input: [2, 3, 5, 5], weight: [2, 3, 1, 1],
+                 bias: true, stride: 2, padding: 0),
+        ConvCase(testDescription: "3×2 kernel padding 2", input: [1, 2, 5, 4], weight: [2, 2, 3, 2],
+                 bias: true, stride: 1, padding: 2),
+        ConvCase(testDescription: "3×3 padding 0, batch 3", input: [3, 2, 5, 6], weight: [2, 2, 3, 3],
+                 bias: false, stride: 1, padding: 0),
+    ]
+
+    @Test(arguments: conv)
+    func conv2dGradient(_ c: ConvCase) {
+        var inputs = [normal(c.input, seed: 601), normal(c.weight, scale: 0.5, seed: 602)]
+        if c.bias { inputs.append(normal([c.weight[0]], seed: 603)) }
+        expectGradientsMatchFiniteDifferences(inputs) { t in
+            t[0].conv2d(t[1], bias: c.bias ? t[2] : nil, stride: c.stride, padding: c.padding)
+        }
+    }
+
+    @Test func conv2dGradientWithOneOperandConstant() {
+        let x = normal([2, 3, 5, 5], seed: 611), w = normal([4, 3, 3, 3], scale: 0.5, seed: 612)
+        let b = normal([4], seed: 613)
+        // Only the weight and bias need gradients (the data path skips dx).
+        expectGradientsMatchFiniteDifferences(w, b) { x.conv2d($0, bias: $1, padding: 1) }
+        // Only the input needs a gradient (the parameters are frozen).
+        expectGradientsMatchFiniteDifferences(x) { $0.conv2d(w, bias: b, stride: 2, padding: 1) }
+        expectGradientsMatchFiniteDifferences(x) { $0.conv2d(normal([2, 3, 1, 1], seed: 614)) }
+    }
+
+    @Test func conv2dGradientOfANonContiguousInput() {
+        // NHWC storage read as NCHW through a permuted view.
+        let nhwc = normal([2, 5, 4, 3], seed: 621), w = normal([2, 3, 3, 3], scale: 0.5, seed: 622)
+        expectGradientsMatchFiniteDifferences(nhwc, w) { $0.permuted([0, 3, 1, 2]).conv2d($1, padding: 1) }
+    }
+
+    static let pooling: [UnaryCase] = [
+        UnaryCase("maxPool2d 2", { distinct([2, 3, 4, 6], seed: 701) }) { $0.maxPool2d(kernel: 2) },
+        // Overlapping windows: one element can be the maximum of two windows.
+        UnaryCase("maxPool2d 3 stride 2", { distinct([1, 2, 7, 7], seed: 702) }) { $0.maxPool2d(kernel: 3, stride: 2) },
+        UnaryCase("maxPool2d 2 stride 1", { distinct([1, 1, 4, 5], seed: 703) }) { $0.maxPool2d(kernel: 2, stride: 1) },
+        UnaryCase("maxPool2d of a permuted view", { distinct([2, 4, 4, 3], seed: 704) }) {
+            $0.permuted([0, 3, 1, 2]).maxPool2d(kernel: 2)
+        },
+        UnaryCase("avgPool2d 2", { normal([2, 3, 4, 6], seed: 705) }) { $0.avgPool2d(kernel: 2) },
+        UnaryCase("avgPool2d 3 stride 1", { normal([1, 2, 5, 4], seed: 706) }) { $0.avgPool2d(kernel: 3, stride: 1) },
+        UnaryCase("avgPool2d 2 on odd size", { normal([2, 2, 5, 5], seed: 707) }) { $0.avgPool2d(kernel: 2) },
+        UnaryCase("globalAvgPool2d", { normal([2, 3, 3, 4], seed: 708) }) { $0.globalAvgPool2d() },
+    ]
+
+    @Test(arguments: pooling)
+    func poolingGradient(_ c: UnaryCase) {
+        expectGradientsMatchFiniteDifferences(c.input(), c.f)
+    }
+
+    @Test func smallNetworkEndToEnd() {
+        // conv → relu → maxPool → flatten → matmul → logSoftmax: every parameter at once.
+        // Pre-activations are kept away from relu's kink by a check on the forward pass.
+        let x = normal([2, 1, 6, 6], seed: 801)
+        let w1 = normal([3, 1, 3, 3], scale: 0.5, seed: 802), b1 = normal([3], scale: 0.1, seed: 803)
+        let w2 = normal([27, 4], scale: 0.3, seed: 804), b2 = normal([4], scale: 0.1, seed: 805)
+        let pre = withoutGrad { x.conv2d(w1, bias: b1, padding: 1) }.doubles
+        #expect(pre.allSatisfy { Swift.abs($0) > 1e-3 }, "pre-activation too close to relu's kink")
+        expectGradientsMatchFiniteDifferences([x, w1, b1, w2, b2]) { t in
+            let h = t[0].conv2d(t[1], bias: t[2], padding: 1).relu().maxPool2d(kernel: 2)
+            return (h.flattenedBatch().matmul(t[3]) + t[4]).logSoftmax(axis: 1)
+        }
+    }
+}
+
+@Suite("Linear-algebra gradients")
+struct LinalgGradientTests {
+    @Test func determinant() {
+        expectGradientsMatchFiniteDifferences(wellConditioned(4, seed: 901)) { $0.determinant() }
+        // A negative determinant (rows 0 and 1 swapped).
+        let a = wellConditioned(3, seed: 902).doubles
+        let swapped = Tensor(Array(a[3..<6] + a[0..<3] + a[6..<9]), shape: [3, 3])
+        #expect(swapped.determinant().item < 0)
+        expectGradientsMatchFiniteDifferences(swapped) { $0.determinant() }
+        expectGradientsMatchFiniteDifferences(normal([1, 1], seed: 903) + 2) { $0.determinant() }
+    }
+
+    @Test func logAbsDeterminant() {
+        expectGradientsMatchFiniteDifferences(wellConditioned(4, seed: 911)) { $0.logAbsDeterminant() }
+        let a = wellConditioned(3, seed: 912).doubles
+        let swapped = Tensor(Array(a[3..<6] + a[0..<3] + a[6..<9]), shape: [3, 3])
+        #expect(swapped.determinant().item < 0)
+        expectGradientsMatchFiniteDifferences(swapped) { $0.logAbsDeterminant() }
+        // Through a view: log|det Aᵀ| = log|det A|.
+        expectGradientsMatchFiniteDifferences(wellConditioned(3, seed: 913)) { $0.transposed().logAbsDeterminant() }
+    }
+
+    @Test func inverse() {
+        expectGradientsMatchFiniteDifferences(wellConditioned(3, seed: 921)) { $0.inverse() }
+        expectGradientsMatchFiniteDifferences(wellConditioned(4, diagonal: -2, seed: 922)) { $0.inverse() }
+        expectGradientsMatchFiniteDifferences(wellConditioned(3, seed: 923), normal([3, 2], seed: 924)) {
+            $0.inverse().matmul($1)
+        }
+    }
+}
