@@ -25,7 +25,8 @@ struct Bench: ParsableCommand {
         for name in bench.split(separator: ",").map(String.init) {
             switch name {
             case "cnn-fmnist": print(Bench.cnn(reps: reps))
-            default: throw ValidationError("unknown benchmark '\(name)'; available: cnn-fmnist")
+            case "gemm": Bench.gemm(reps: reps)
+            default: throw ValidationError("unknown benchmark '\(name)'; available: cnn-fmnist, gemm")
             }
         }
     }
@@ -64,6 +65,17 @@ struct Bench: ParsableCommand {
         model.setTraining(false)
         let eval = time(warmup: 3, iters: 10, reps: reps) { withoutGrad { _ = model.logits(x).scalars } }
         return json(name: "cnn-fmnist", batch: batch, params: model.parameterCount, train: train, eval: eval)
+    }
+
+    /// GFLOP/s of single GEMMs at the shapes the convolutions use (engine threads).
+    static func gemm(reps: Int) {
+        var rng = SeededGenerator(seed: 1)
+        for (m, k, n) in [(64, 288, 784), (64, 288, 784 * 8), (128, 576, 196), (128, 576, 196 * 16),
+                          (288, 64, 784), (64, 784, 288), (512, 512, 512)] {
+            let a = Tensor.randn([m, k], using: &rng), b = Tensor.randn([k, n], using: &rng)
+            let t = time(warmup: 2, iters: 10, reps: reps) { _ = withoutGrad { a.matmul(b) } }
+            print(String(format: "gemm %4d x %4d x %5d: %6.1f GFLOP/s", m, k, n, 2.0 * Double(m * n * k) / t / 1e9))
+        }
     }
 
     static func json(name: String, batch: Int, params: Int, train: Double, eval: Double) -> String {

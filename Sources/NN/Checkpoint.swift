@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Tensor
 
 /// A problem with a checkpoint on disk, naming the file and the field at fault.
@@ -96,9 +99,11 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
     let dir = url.deletingLastPathComponent()
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
     try data.write(to: tmp)
-    if FileManager.default.fileExists(atPath: url.path) {
-        _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp)
-    } else {
-        try FileManager.default.moveItem(at: tmp, to: url)
+    // POSIX rename replaces the destination atomically (Foundation's replaceItemAt does not
+    // on Linux: it can leave the destination missing).
+    if rename(tmp.path, url.path) != 0 {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: tmp)
+        throw CheckpointError(path: url.path, field: "file", problem: "cannot rename \(tmp.lastPathComponent) over it: \(reason)")
     }
 }

@@ -305,7 +305,7 @@ extension Tensor {
         return out
     }
 
-    /// xᵖ for a constant exponent.
+    /// xᵖ for a constant exponent (negative x needs an integer p; otherwise NaN).
     public func pow(_ p: Double) -> Tensor {
         var out = unaryRaw(.pow, p)
         let x = detached
@@ -357,7 +357,10 @@ func unaryKernel<T: TensorScalar>(_ src: Tensor, _ out: Tensor, _ op: UnaryOp, _
         case .positive: for i in r { y[i] = x[i] > 0 ? 1 : 0 }
         case .clamp: for i in r { y[i] = Swift.min(Swift.max(x[i], p0), p1) }
         case .inRange: for i in r { y[i] = x[i] >= p0 && x[i] <= p1 ? 1 : 0 }
-        case .pow: for i in r { y[i] = T.pow(x[i], p0) }
+        case .pow:
+            // Integer exponents take the integer power: defined for negative bases, x⁰ = 1.
+            if let n = Int(exactly: p0) { for i in r { y[i] = T.pow(x[i], n) } }
+            else { for i in r { y[i] = T.pow(x[i], p0) } }
         }
     }
 }

@@ -193,7 +193,11 @@ struct ElementwiseReduceForwardTests {
         expectClose(x.avgPool2d(kernel: 3, stride: 1), [6, 7, 10, 11], shape: [1, 1, 2, 2])
         expectClose(x.globalAvgPool2d(), [8.5], shape: [1, 1])
         // Channels and batch are pooled independently.
-        let y = Tensor((0..<48).map { Double($0 % 16) * ($0 / 16 == 1 ? -1 : 1) }, shape: [3, 1, 4, 4], dtype: .float32)
+        let values: [Double] = (0..<48).map { (i: Int) -> Double in
+            let v = Double(i % 16)
+            return i / 16 == 1 ? -v : v
+        }
+        let y = Tensor(values, shape: [3, 1, 4, 4], dtype: .float32)
         #expect(y.maxPool2d(kernel: 2).doubles == [5, 7, 13, 15, 0, -2, -8, -10, 5, 7, 13, 15])
         // Max-pooling a negative window: no implicit zero padding.
         #expect(Tensor([-3, -1, -2, -5] as [Float], shape: [1, 1, 2, 2]).maxPool2d(kernel: 2).doubles == [-1])

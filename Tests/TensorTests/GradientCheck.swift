@@ -31,7 +31,10 @@ func expectGradientsMatchFiniteDifferences(
     sourceLocation: SourceLocation = #_sourceLocation,
     _ f: ([Tensor]) -> Tensor
 ) {
-    precondition(inputs.allSatisfy { $0.dtype == .float64 }, "gradient checks run in Float64")
+    guard inputs.allSatisfy({ $0.dtype == .float64 }) else {
+        Issue.record("gradient checks run in Float64; inputs are \(inputs.map(\.dtype))", sourceLocation: sourceLocation)
+        return
+    }
     var rng = SeededGenerator(seed: seed)
     let leaves = inputs.map { $0.requiringGrad() }
     let y = f(leaves)

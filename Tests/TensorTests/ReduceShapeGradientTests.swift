@@ -86,6 +86,8 @@ struct ShapeGradientTests {
         expectGradientsMatchFiniteDifferences([a, b, c]) { Tensor.concat($0, axis: -2).tanh() }
         let d = normal([3, 3], seed: 423), e = normal([3, 1], seed: 424)
         expectGradientsMatchFiniteDifferences(d, e) { Tensor.concat([$0, $1.transposed()], axis: 0) }
+        // The same tensor as several parts: the slices' gradients accumulate.
+        expectGradientsMatchFiniteDifferences(d) { Tensor.concat([$0, $0.exp(), $0], axis: 1) }
         // Non-contiguous parts.
         expectGradientsMatchFiniteDifferences(d, normal([3, 5], seed: 425)) {
             Tensor.concat([$0.transposed(), $1.slice(axis: 1, 1..<4)], axis: 1)
