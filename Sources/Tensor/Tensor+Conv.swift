@@ -28,13 +28,14 @@ extension Tensor {
         precondition(geo.ho > 0 && geo.wo > 0, "conv2d: kernel \(weight.shape) larger than padded input \(shape)")
         let x = contiguous().detached, wt = weight.contiguous().detached
         var out = Tensor(uninitialized: [geo.batch, geo.cout, geo.ho, geo.wo], dtype: dtype)
-        switch dtype {
-        case .float32: convForward(x, wt, out, geo, Float.self)
-        case .float64: convForward(x, wt, out, geo, Double.self)
-        }
         if let bias {
             precondition(bias.shape == [geo.cout], "conv2d: bias \(bias.shape) for \(geo.cout) output channels")
-            out = out.binaryRaw(bias.detached.reshaped([1, geo.cout, 1, 1]), .add)
+            precondition(bias.dtype == dtype, "conv2d: bias \(bias.dtype), input \(dtype)")
+        }
+        let b = bias?.contiguous().detached
+        switch dtype {
+        case .float32: convForward(x, wt, b, out, geo, Float.self)
+        case .float64: convForward(x, wt, b, out, geo, Double.self)
         }
         let needX = node != nil, needW = weight.node != nil
         var inputs = [self, weight]
@@ -76,11 +77,14 @@ func im2col<T: TensorScalar>(_ x: UnsafePointer<T>, _ cols: UnsafeMutablePointer
                     }
                     let srow = src + ih * w
                     if s == 1 {
-                        // iw = ow - pad + kj; valid ow in [lo, hi)
-                        let lo = Swift.max(0, pad - kj), hi = Swift.min(wo, w + pad - kj)
-                        if lo > 0 { d.update(repeating: 0, count: Swift.min(lo, wo)) }
-                        if hi > lo { (d + lo).update(from: srow + (lo - pad + kj), count: hi - lo) }
-                        if hi < wo { (d + Swift.max(hi, 0)).update(repeating: 0, count: wo - Swift.max(hi, 0)) }
+                        // iw = ow - pad + kj; valid ow in [lo, hi). Rows are short (W <= 32),
+                        // so plain loops beat memcpy/memset calls here.
+                        let lo = Swift.min(Swift.max(0, pad - kj), wo), hi = Swift.max(Swift.min(wo, w + pad - kj), lo)
+                        var ow = 0
+                        while ow < lo { d[ow] = 0; ow &+= 1 }
+                        let sp = srow + (kj - pad)
+                        while ow < hi { d[ow] = sp[ow]; ow &+= 1 }
+                        while ow < wo { d[ow] = 0; ow &+= 1 }
                     } else {
                         for ow in 0..<wo {
                             let iw = ow * s - pad + kj
@@ -112,10 +116,9 @@ func col2im<T: TensorScalar>(_ cols: UnsafePointer<T>, _ dx: UnsafeMutablePointe
                     let srow = src + oh * wo
                     if s == 1 {
                         let lo = Swift.max(0, pad - kj), hi = Swift.min(wo, w + pad - kj)
-                        if hi > lo {
-                            let dd = drow + (lo - pad + kj), ss = srow + lo
-                            for j in 0..<(hi - lo) { dd[j] += ss[j] }
-                        }
+                        let dd = drow + (kj - pad)
+                        var ow = lo
+                        while ow < hi { dd[ow] += srow[ow]; ow &+= 1 }
                     } else {
                         for ow in 0..<wo {
                             let iw = ow * s - pad + kj
@@ -144,24 +147,36 @@ func batchRanges(_ n: Int) -> [Range<Int>] {
     return (0..<parts).map { p in (n * p / parts)..<(n * (p + 1) / parts) }
 }
 
-func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ out: Tensor, _ g: ConvGeometry, _: T.Type) {
+func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ out: Tensor, _ g: ConvGeometry, _: T.Type) {
     let px = x.pointer(as: T.self), pw = w.pointer(as: T.self), po = out.mutablePointer(as: T.self)
+    let pb = bias?.pointer(as: T.self)
     let inSize = g.cin * g.h * g.w, outSize = g.cout * g.p
     let ranges = batchRanges(g.batch)
+    /// Starts C at the bias (GEMM then accumulates with beta = 1), saving a separate pass.
+    @inline(__always) func initOutput(_ c: UnsafeMutablePointer<T>) -> T {
+        guard let pb else { return 0 }
+        for o in 0..<g.cout {
+            let row = c + o * g.p, v = pb[o]
+            for j in 0..<g.p { row[j] = v }
+        }
+        return 1
+    }
     parallelChunks(ranges.count) { t in
         let r = ranges[t]
         if g.isPointwise {
             for b in r {
+                let beta = initOutput(po + b * outSize)
                 T.gemm(transA: false, transB: false, m: g.cout, n: g.p, k: g.k, alpha: 1, a: pw, lda: g.k,
-                       b: px + b * inSize, ldb: g.p, beta: 0, c: po + b * outSize, ldc: g.p)
+                       b: px + b * inSize, ldb: g.p, beta: beta, c: po + b * outSize, ldc: g.p)
             }
             return
         }
         withScratch(g.k * g.p, T.self) { cols in
             for b in r {
                 im2col(px + b * inSize, cols, g)
+                let beta = initOutput(po + b * outSize)
                 T.gemm(transA: false, transB: false, m: g.cout, n: g.p, k: g.k, alpha: 1, a: pw, lda: g.k,
-                       b: cols, ldb: g.p, beta: 0, c: po + b * outSize, ldc: g.p)
+                       b: cols, ldb: g.p, beta: beta, c: po + b * outSize, ldc: g.p)
             }
         }
     }

@@ -14,6 +14,27 @@ extension Tensor {
             argmax.withUnsafeMutableBufferPointer { am in
                 let amp = am.baseAddress!
                 parallelRanges(b * c, costPerItem: h * w) { r in
+                    if kernel == 2 && s == 2 {
+                        // The common 2×2/2 case: two input rows per output row, no inner window loop.
+                        for plane in r {
+                            let src = px + plane * h * w
+                            let dst = po + plane * ho * wo
+                            let am = amp + plane * ho * wo
+                            for oh in 0..<ho {
+                                let r0 = src + 2 * oh * w, r1 = r0 + w
+                                for ow in 0..<wo {
+                                    let j = 2 * ow
+                                    var best = r0[j], bi = 2 * oh * w + j
+                                    if r0[j + 1] > best { best = r0[j + 1]; bi = 2 * oh * w + j + 1 }
+                                    if r1[j] > best { best = r1[j]; bi = (2 * oh + 1) * w + j }
+                                    if r1[j + 1] > best { best = r1[j + 1]; bi = (2 * oh + 1) * w + j + 1 }
+                                    dst[oh * wo + ow] = best
+                                    am[oh * wo + ow] = Int32(truncatingIfNeeded: bi)
+                                }
+                            }
+                        }
+                        return
+                    }
                     for plane in r {
                         let src = px + plane * h * w
                         for oh in 0..<ho {

@@ -79,12 +79,18 @@ struct MatmulConvGradientTests {
         // NHWC storage read as NCHW through a permuted view.
         let nhwc = normal([2, 5, 4, 3], seed: 621), w = normal([2, 3, 3, 3], scale: 0.5, seed: 622)
         expectGradientsMatchFiniteDifferences(nhwc, w) { $0.permuted([0, 3, 1, 2]).conv2d($1, padding: 1) }
+        // Weight and bias as slices of larger parameter tensors.
+        let x = normal([2, 3, 4, 4], seed: 623), wide = normal([4, 3, 3, 3], scale: 0.5, seed: 624)
+        expectGradientsMatchFiniteDifferences([x, wide, normal([5], seed: 625)]) { t in
+            t[0].conv2d(t[1].slice(axis: 0, 1..<3), bias: t[2].slice(axis: 0, 2..<4), stride: 2, padding: 1)
+        }
     }
 
     static let pooling: [UnaryCase] = [
         UnaryCase("maxPool2d 2", { distinct([2, 3, 4, 6], seed: 701) }) { $0.maxPool2d(kernel: 2) },
         // Overlapping windows: one element can be the maximum of two windows.
         UnaryCase("maxPool2d 3 stride 2", { distinct([1, 2, 7, 7], seed: 702) }) { $0.maxPool2d(kernel: 3, stride: 2) },
+        UnaryCase("maxPool2d 2 on odd size", { distinct([2, 2, 5, 7], seed: 709) }) { $0.maxPool2d(kernel: 2) },
         UnaryCase("maxPool2d 2 stride 1", { distinct([1, 1, 4, 5], seed: 703) }) { $0.maxPool2d(kernel: 2, stride: 1) },
         UnaryCase("maxPool2d of a permuted view", { distinct([2, 4, 4, 3], seed: 704) }) {
             $0.permuted([0, 3, 1, 2]).maxPool2d(kernel: 2)
@@ -140,6 +146,7 @@ struct LinalgGradientTests {
     @Test func inverse() {
         expectGradientsMatchFiniteDifferences(wellConditioned(3, seed: 921)) { $0.inverse() }
         expectGradientsMatchFiniteDifferences(wellConditioned(4, diagonal: -2, seed: 922)) { $0.inverse() }
+        expectGradientsMatchFiniteDifferences(normal([1, 1], seed: 925) + 1.5) { $0.inverse() }
         expectGradientsMatchFiniteDifferences(wellConditioned(3, seed: 923), normal([3, 2], seed: 924)) {
             $0.inverse().matmul($1)
         }

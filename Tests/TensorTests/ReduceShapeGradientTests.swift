@@ -23,6 +23,8 @@ struct ReduceGradientTests {
         UnaryCase("max axis 0", { distinct([4, 3], seed: 315) }) { $0.max(axis: 0) },
         UnaryCase("max of a sliced view", { distinct([3, 6], seed: 316) }) { $0.slice(axis: 1, 1..<5).max(axis: 1) },
         UnaryCase("logSumExp axis 1", { normal([3, 5], scale: 2, seed: 317) }) { $0.logSumExp(axis: 1) },
+        UnaryCase("logSumExp axis -1", { normal([2, 3, 4], seed: 325) }) { $0.logSumExp(axis: -1) },
+        UnaryCase("sum over size-1 axes", { normal([2, 1, 3, 1], seed: 326) }) { $0.sum(axes: [1, 2]) },
         UnaryCase("logSumExp axis 0 keepDims", { normal([3, 5], scale: 2, seed: 318) }) {
             $0.logSumExp(axis: 0, keepDims: true)
         },
