@@ -18,6 +18,14 @@ public final class Parameter {
     public var shape: [Int] { value.shape }
     public func zeroGrad() { value.node?.zeroGrad() }
 
+    /// Replaces the accumulated gradient (gradient clipping): a backward sweep rooted at the
+    /// leaf itself only accumulates its seed.
+    func replaceGrad(with newGrad: Tensor) {
+        guard let node = value.node else { return }
+        node.zeroGrad()
+        value.backward(seed: newGrad)
+    }
+
     /// Replaces the values in place (checkpoint loading, data-dependent initialisation).
     public func assign(_ newValue: Tensor) {
         precondition(newValue.shape == value.shape, "Parameter.assign: \(newValue.shape) into \(value.shape)")

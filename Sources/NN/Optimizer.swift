@@ -35,24 +35,23 @@ public struct OptimizerStateError: Error, CustomStringConvertible {
 
 /// Scales all gradients so their global L2 norm is at most `maxNorm`; returns the norm before
 /// clipping (PyTorch's `clip_grad_norm_`). A non-finite norm is returned unchanged.
+///
+/// Each clipped parameter gets a fresh scaled gradient rather than an in-place update: a
+/// gradient from `backward()` may be a strided view (a Linear weight's is transposed) or share
+/// its buffer with another parameter's (both inputs of an addition receive the same tensor).
 @discardableResult
 public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Double) -> Double {
     var total = 0.0
     for p in parameters {
         guard let g = p.grad else { continue }
-        let c = g.contiguous()
-        c.withUnsafePointer(as: Float.self) { gp in
-            var s: Float = 0
-            for i in 0..<c.count { s += gp[i] * gp[i] }
-            total += Double(s)
-        }
+        for x in g.doubles { total += x * x }
     }
     let norm = total.squareRoot()
     if norm.isFinite && norm > maxNorm {
-        let f = Float(maxNorm / (norm + 1e-6))
+        let f = maxNorm / (norm + 1e-6)
         for p in parameters {
-            guard let g = p.grad, g.isContiguous else { continue }
-            g.withUnsafeMutablePointer(as: Float.self) { gp in for i in 0..<g.count { gp[i] *= f } }
+            guard let g = p.grad else { continue }
+            p.replaceGrad(with: withoutGrad { g * f })
         }
     }
     return norm

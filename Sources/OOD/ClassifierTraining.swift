@@ -126,10 +126,12 @@ public struct ClassifierTrainer {
         return (state, model)
     }
 
-    /// Fraction of correctly classified images (evaluation mode, no autodiff).
+    /// Fraction of correctly classified images (evaluation mode, no autodiff); the model's
+    /// mode is restored afterwards.
     public static func accuracy(_ model: Classifier, _ data: LabeledImages, batchSize: Int = 500) -> Double {
+        let wasTraining = model.isTraining
         model.setTraining(false)
-        defer { model.setTraining(true) }
+        defer { model.setTraining(wasTraining) }
         var correct = 0
         withoutGrad {
             var start = 0

@@ -58,21 +58,23 @@ extension Tensor {
     }
 }
 
-/// Unfolds one image (Cin, H, W) into cols (Cin·kh·kw, Ho·Wo).
+/// Unfolds output rows `rows` of one image (Cin, H, W) into cols (Cin·kh·kw, rows.count·Wo).
 @inline(__always)
-func im2col<T: TensorScalar>(_ x: UnsafePointer<T>, _ cols: UnsafeMutablePointer<T>, _ g: ConvGeometry) {
-    let (h, w, ho, wo, s, pad) = (g.h, g.w, g.ho, g.wo, g.stride, g.padding)
+func im2col<T: TensorScalar>(_ x: UnsafePointer<T>, _ cols: UnsafeMutablePointer<T>, _ g: ConvGeometry, rows: Range<Int>) {
+    let (h, w, wo, s, pad) = (g.h, g.w, g.wo, g.stride, g.padding)
+    let width = rows.count * wo
     var row = 0
     for c in 0..<g.cin {
         let src = x + c * h * w
         for ki in 0..<g.kh {
             for kj in 0..<g.kw {
-                let dst = cols + row * g.p
-                for oh in 0..<ho {
+                let dst = cols + row * width
+                for oh in rows {
                     let ih = oh * s - pad + ki
-                    let d = dst + oh * wo
+                    let d = dst + (oh - rows.lowerBound) * wo
                     if ih < 0 || ih >= h {
-                        d.update(repeating: 0, count: wo)
+                        var ow = 0
+                        while ow < wo { d[ow] = 0; ow &+= 1 }
                         continue
                     }
                     let srow = src + ih * w
@@ -98,22 +100,23 @@ func im2col<T: TensorScalar>(_ x: UnsafePointer<T>, _ cols: UnsafeMutablePointer
     }
 }
 
-/// Folds cols (Cin·kh·kw, Ho·Wo) back into one image gradient (Cin, H, W), accumulating.
+/// Folds cols (Cin·kh·kw, rows.count·Wo) of output rows `rows` back into one image's
+/// gradient (Cin, H, W), accumulating (the caller zeroes dx once per image).
 @inline(__always)
-func col2im<T: TensorScalar>(_ cols: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ g: ConvGeometry) {
-    let (h, w, ho, wo, s, pad) = (g.h, g.w, g.ho, g.wo, g.stride, g.padding)
-    dx.update(repeating: 0, count: g.cin * h * w)
+func col2im<T: TensorScalar>(_ cols: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ g: ConvGeometry, rows: Range<Int>) {
+    let (h, w, wo, s, pad) = (g.h, g.w, g.wo, g.stride, g.padding)
+    let width = rows.count * wo
     var row = 0
     for c in 0..<g.cin {
         let dst = dx + c * h * w
         for ki in 0..<g.kh {
             for kj in 0..<g.kw {
-                let src = cols + row * g.p
-                for oh in 0..<ho {
+                let src = cols + row * width
+                for oh in rows {
                     let ih = oh * s - pad + ki
                     if ih < 0 || ih >= h { continue }
                     let drow = dst + ih * w
-                    let srow = src + oh * wo
+                    let srow = src + (oh - rows.lowerBound) * wo
                     if s == 1 {
                         let lo = Swift.max(0, pad - kj), hi = Swift.min(wo, w + pad - kj)
                         let dd = drow + (kj - pad)
@@ -129,6 +132,16 @@ func col2im<T: TensorScalar>(_ cols: UnsafePointer<T>, _ dx: UnsafeMutablePointe
                 row += 1
             }
         }
+    }
+}
+
+extension ConvGeometry {
+    /// Output-row bands whose unfolded columns fit comfortably in a core's L2 cache
+    /// (about 256 KiB of Float), so GEMM packing reads them from cache, not memory.
+    func bands(elementSize: Int) -> [Range<Int>] {
+        let bytesPerRow = Swift.max(k * wo * elementSize, 1)
+        let rowsPer = Swift.max(1, Swift.min(ho, (256 << 10) / bytesPerRow))
+        return Swift.stride(from: 0, to: ho, by: rowsPer).map { $0..<Swift.min(ho, $0 + rowsPer) }
     }
 }
 
@@ -171,12 +184,16 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
             }
             return
         }
-        withScratch(g.k * g.p, T.self) { cols in
+        let bands = g.bands(elementSize: MemoryLayout<T>.stride)
+        withScratch(g.k * bands[0].count * g.wo, T.self) { cols in
             for b in r {
-                im2col(px + b * inSize, cols, g)
                 let beta = initOutput(po + b * outSize)
-                T.gemm(transA: false, transB: false, m: g.cout, n: g.p, k: g.k, alpha: 1, a: pw, lda: g.k,
-                       b: cols, ldb: g.p, beta: beta, c: po + b * outSize, ldc: g.p)
+                for band in bands {
+                    let n = band.count * g.wo, col0 = band.lowerBound * g.wo
+                    im2col(px + b * inSize, cols, g, rows: band)
+                    T.gemm(transA: false, transB: false, m: g.cout, n: n, k: g.k, alpha: 1, a: pw, lda: g.k,
+                           b: cols, ldb: n, beta: beta, c: po + b * outSize + col0, ldc: g.p)
+                }
             }
         }
     }
@@ -195,25 +212,36 @@ func convBackward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ gy: Tensor, _ dx:
             let r = ranges[t]
             let dwT = partials + t * wSize
             if dw != nil { dwT.update(repeating: 0, count: wSize) }
-            withScratch(g.isPointwise ? 0 : g.k * g.p, T.self) { cols in
+            let bands = g.bands(elementSize: MemoryLayout<T>.stride)
+            withScratch(g.isPointwise ? 0 : g.k * bands[0].count * g.wo, T.self) { cols in
                 for b in r {
                     let gb = pg + b * outSize
-                    if dw != nil {
-                        let xcols: UnsafePointer<T>
-                        if g.isPointwise { xcols = px + b * inSize } else { im2col(px + b * inSize, cols, g); xcols = UnsafePointer(cols) }
-                        // dW += gY_b (Cout×P) · cols_bᵀ (P×K)
-                        T.gemm(transA: false, transB: true, m: g.cout, n: g.k, k: g.p, alpha: 1, a: gb, lda: g.p,
-                               b: xcols, ldb: g.p, beta: 1, c: dwT, ldc: g.k)
-                    }
-                    if let pdx {
-                        if g.isPointwise {
+                    if g.isPointwise {
+                        // dW += gY_b (Cout×P) · X_bᵀ (P×Cin);  dX_b = Wᵀ (Cin×Cout) · gY_b
+                        if dw != nil {
+                            T.gemm(transA: false, transB: true, m: g.cout, n: g.k, k: g.p, alpha: 1, a: gb, lda: g.p,
+                                   b: px + b * inSize, ldb: g.p, beta: 1, c: dwT, ldc: g.k)
+                        }
+                        if let pdx {
                             T.gemm(transA: true, transB: false, m: g.k, n: g.p, k: g.cout, alpha: 1, a: pw, lda: g.k,
                                    b: gb, ldb: g.p, beta: 0, c: pdx + b * inSize, ldc: g.p)
-                        } else {
-                            // dcols = Wᵀ (K×Cout) · gY_b (Cout×P), then fold back.
-                            T.gemm(transA: true, transB: false, m: g.k, n: g.p, k: g.cout, alpha: 1, a: pw, lda: g.k,
-                                   b: gb, ldb: g.p, beta: 0, c: cols, ldc: g.p)
-                            col2im(cols, pdx + b * inSize, g)
+                        }
+                        continue
+                    }
+                    if let pdx { (pdx + b * inSize).update(repeating: 0, count: inSize) }
+                    for band in bands {
+                        let n = band.count * g.wo, gband = gb + band.lowerBound * g.wo
+                        if dw != nil {
+                            // dW += gY_b[:, band] (Cout×n) · cols_bandᵀ (n×K)
+                            im2col(px + b * inSize, cols, g, rows: band)
+                            T.gemm(transA: false, transB: true, m: g.cout, n: g.k, k: n, alpha: 1, a: gband, lda: g.p,
+                                   b: cols, ldb: n, beta: 1, c: dwT, ldc: g.k)
+                        }
+                        if let pdx {
+                            // dcols = Wᵀ (K×Cout) · gY_b[:, band] (Cout×n), then fold back.
+                            T.gemm(transA: true, transB: false, m: g.k, n: n, k: g.cout, alpha: 1, a: pw, lda: g.k,
+                                   b: gband, ldb: g.p, beta: 0, c: cols, ldc: n)
+                            col2im(cols, pdx + b * inSize, g, rows: band)
                         }
                     }
                 }

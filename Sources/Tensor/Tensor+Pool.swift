@@ -22,14 +22,17 @@ extension Tensor {
                             let am = amp + plane * ho * wo
                             for oh in 0..<ho {
                                 let r0 = src + 2 * oh * w, r1 = r0 + w
+                                let base0 = Int32(truncatingIfNeeded: 2 * oh * w)
+                                let base1 = base0 &+ Int32(truncatingIfNeeded: w)
                                 for ow in 0..<wo {
-                                    let j = 2 * ow
-                                    var best = r0[j], bi = 2 * oh * w + j
-                                    if r0[j + 1] > best { best = r0[j + 1]; bi = 2 * oh * w + j + 1 }
-                                    if r1[j] > best { best = r1[j]; bi = (2 * oh + 1) * w + j }
-                                    if r1[j + 1] > best { best = r1[j + 1]; bi = (2 * oh + 1) * w + j + 1 }
-                                    dst[oh * wo + ow] = best
-                                    am[oh * wo + ow] = Int32(truncatingIfNeeded: bi)
+                                    // Branch-free selects: the comparisons are data-dependent and
+                                    // mispredict on real images.
+                                    let j = 2 * ow, jj = Int32(truncatingIfNeeded: j)
+                                    let a = r0[j], b = r0[j + 1], c = r1[j], d = r1[j + 1]
+                                    let top = b > a ? b : a, topI = b > a ? base0 &+ jj &+ 1 : base0 &+ jj
+                                    let bot = d > c ? d : c, botI = d > c ? base1 &+ jj &+ 1 : base1 &+ jj
+                                    dst[oh * wo + ow] = bot > top ? bot : top
+                                    am[oh * wo + ow] = bot > top ? botI : topI
                                 }
                             }
                         }
@@ -63,8 +66,13 @@ extension Tensor {
             let dx = Tensor.zeros(inShape, dtype: dt)
             func back<T: TensorScalar>(_: T.Type) {
                 let pg = gc.pointer(as: T.self), pd = dx.mutablePointer(as: T.self)
-                for o in 0..<indices.count {
-                    pd[(o / oplane) * plane + Int(indices[o])] += pg[o]
+                indices.withUnsafeBufferPointer { ip in
+                    parallelRanges(indices.count / Swift.max(oplane, 1), costPerItem: oplane) { r in
+                        for pl in r {
+                            let d = pd + pl * plane, gp = pg + pl * oplane, ix = ip.baseAddress! + pl * oplane
+                            for o in 0..<oplane { d[Int(ix[o])] += gp[o] }
+                        }
+                    }
                 }
             }
             switch dt { case .float32: back(Float.self); case .float64: back(Double.self) }

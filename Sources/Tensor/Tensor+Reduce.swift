@@ -50,9 +50,13 @@ extension Tensor {
         if isTrailing { src = contiguous(); mode = 0 }
         else if isLeading { src = contiguous(); mode = 1 }
         else {
-            let keptAxes = (0..<rank).filter { !ax.contains($0) }
-            src = detached.permuted(keptAxes + ax).contiguous()
-            mode = 0
+            // Interleaved kept and reduced axes (e.g. a bias gradient over [0, 2, 3]):
+            // accumulate in place without permuting a copy.
+            switch dtype {
+            case .float32: reduceSumStrided(self, out, Float.self)
+            case .float64: reduceSumStrided(self, out, Double.self)
+            }
+            return out
         }
         switch dtype {
         case .float32: reduceSumKernel(src, out, rows: keptCount, reduce: reducedCount, columns: mode == 1, Float.self)
@@ -160,6 +164,35 @@ func reduceSumKernel<T: TensorScalar>(_ src: Tensor, _ out: Tensor, rows: Int, r
                 let p = x + i * rows
                 for j in r { y[j] += p[j] }
             }
+        }
+    }
+}
+
+/// Sum of `src` into `out` (keepDims shape), for any pattern of reduced axes: walks the input in
+/// memory order, with the output strides of reduced axes set to 0.
+func reduceSumStrided<T: TensorScalar>(_ src: Tensor, _ out: Tensor, _: T.Type) {
+    var outStrides = out.strides
+    for d in 0..<src.rank where out.shape[d] == 1 { outStrides[d] = 0 }
+    let (shape, st) = coalesce(src.shape, [src.strides, outStrides])
+    let x = src.storage.pointer(as: T.self) + src.offset
+    let y = out.mutablePointer(as: T.self)
+    y.update(repeating: 0, count: out.count)
+    let inner = shape[shape.count - 1]
+    let si = st[0][shape.count - 1], so = st[1][shape.count - 1]
+    forEachOuter(shape) { idx in
+        var xo = 0, yo = 0
+        for (k, i) in idx.enumerated() { xo += i * st[0][k]; yo += i * st[1][k] }
+        let xp = x + xo, yp = y + yo
+        if so == 0 {
+            var a0: T = 0, a1: T = 0, a2: T = 0, a3: T = 0
+            var j = 0
+            if si == 1 {
+                while j + 4 <= inner { a0 += xp[j]; a1 += xp[j + 1]; a2 += xp[j + 2]; a3 += xp[j + 3]; j += 4 }
+            }
+            while j < inner { a0 += xp[j * si]; j += 1 }
+            yp.pointee += (a0 + a1) + (a2 + a3)
+        } else {
+            for j in 0..<inner { yp[j * so] += xp[j * si] }
         }
     }
 }
