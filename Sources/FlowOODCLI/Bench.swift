@@ -21,13 +21,31 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repeats per measurement (median is reported).")
     var reps: Int = 7
 
+    @Flag(help: "Measure process CPU time instead of wall-clock time (for profiling on a busy machine with FLOWOOD_THREADS=1; not comparable with the reference).")
+    var cpuTime = false
+
     func run() throws {
+        Bench.clock = cpuTime ? .processCPU : .wall
         for name in bench.split(separator: ",").map(String.init) {
             switch name {
             case "cnn-fmnist": print(Bench.cnn(reps: reps))
             case "gemm": Bench.gemm(reps: reps)
+            case "conv": Bench.conv(reps: reps)
             default: throw ValidationError("unknown benchmark '\(name)'; available: cnn-fmnist, gemm")
             }
+        }
+    }
+
+    enum Clock { case wall, processCPU }
+    nonisolated(unsafe) static var clock = Clock.wall
+
+    static func now() -> Double {
+        switch clock {
+        case .wall: return Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        case .processCPU:
+            var ts = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
         }
     }
 
@@ -36,9 +54,9 @@ struct Bench: ParsableCommand {
         for _ in 0..<warmup { step() }
         var per: [Double] = []
         for _ in 0..<reps {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = now()
             for _ in 0..<iters { step() }
-            per.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(iters))
+            per.append((now() - t0) / Double(iters))
         }
         per.sort()
         return per[per.count / 2]
@@ -75,6 +93,22 @@ struct Bench: ParsableCommand {
             let a = Tensor.randn([m, k], using: &rng), b = Tensor.randn([k, n], using: &rng)
             let t = time(warmup: 2, iters: 10, reps: reps) { _ = withoutGrad { a.matmul(b) } }
             print(String(format: "gemm %4d x %4d x %5d: %6.1f GFLOP/s", m, k, n, 2.0 * Double(m * n * k) / t / 1e9))
+        }
+    }
+
+    /// Forward and backward time of single convolutions at the cnn-fmnist shapes, in GFLOP/s.
+    static func conv(reps: Int) {
+        var rng = SeededGenerator(seed: 2)
+        for (cin, cout, hw) in [(1, 32, 28), (32, 64, 28), (64, 128, 14)] {
+            let x = Tensor.randn([128, cin, hw, hw], using: &rng).requiringGrad()
+            let w = Tensor.randn([cout, cin, 3, 3], using: &rng).requiringGrad()
+            let b = Tensor.randn([cout], using: &rng).requiringGrad()
+            let flops = 2.0 * Double(128 * cout * hw * hw * cin * 9)
+            let f = time(warmup: 1, iters: 3, reps: reps) { _ = withoutGrad { x.conv2d(w, bias: b, padding: 1) } }
+            let seed = Tensor.ones([128, cout, hw, hw])
+            let fb = time(warmup: 1, iters: 3, reps: reps) { x.conv2d(w, bias: b, padding: 1).backward(seed: seed) }
+            print(String(format: "conv %3d->%3d @%dx%d: forward %6.1f ms (%5.1f GFLOP/s), forward+backward %6.1f ms (%5.1f GFLOP/s)",
+                         cin, cout, hw, hw, f * 1e3, flops / f / 1e9, fb * 1e3, 3 * flops / fb / 1e9))
         }
     }
 

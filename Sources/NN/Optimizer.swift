@@ -10,6 +10,17 @@ public enum WeightDecay: Sendable, Equatable, Codable {
     case decoupled(Double)
 }
 
+extension WeightDecay {
+    /// (λ added to the gradient, λ applied to the weights directly).
+    var coefficients: (l2: Float, decoupled: Float) {
+        switch self {
+        case .none: return (0, 0)
+        case .l2(let wd): return (Float(wd), 0)
+        case .decoupled(let wd): return (0, Float(wd))
+        }
+    }
+}
+
 /// An optimiser over a fixed list of parameters.
 public protocol Optimizer: AnyObject {
     var parameters: [Parameter] { get }
@@ -24,6 +35,18 @@ public protocol Optimizer: AnyObject {
 
 extension Optimizer {
     public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+}
+
+/// Checks that `state` holds "<slot>.<i>" with the right shape for every slot and parameter.
+func validateSlots(_ state: [String: Tensor], _ slots: KeyValuePairs<String, [Tensor]>) throws {
+    for (name, arr) in slots {
+        for i in arr.indices {
+            guard let t = state["\(name).\(i)"] else { throw OptimizerStateError(field: "\(name).\(i)", problem: "missing") }
+            guard t.shape == arr[i].shape else {
+                throw OptimizerStateError(field: "\(name).\(i)", problem: "shape \(t.shape), expected \(arr[i].shape)")
+            }
+        }
+    }
 }
 
 /// Errors restoring optimiser state.
@@ -86,12 +109,7 @@ public final class Adam: Optimizer {
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad?.contiguous() else { continue }
             let n = p.value.count
-            var l2: Float = 0, decoupled: Float = 0
-            switch weightDecay {
-            case .none: break
-            case .l2(let wd): l2 = Float(wd)
-            case .decoupled(let wd): decoupled = Float(wd)
-            }
+            let (l2, decoupled) = weightDecay.coefficients
             g.withUnsafePointer(as: Float.self) { gp in
                 p.value.withUnsafeMutablePointer(as: Float.self) { w in
                     m[i].withUnsafeMutablePointer(as: Float.self) { mp in
@@ -118,14 +136,7 @@ public final class Adam: Optimizer {
 
     public func loadState(_ state: [String: Tensor]) throws {
         guard let st = state["step"] else { throw OptimizerStateError(field: "step", problem: "missing") }
-        for i in parameters.indices {
-            for (name, arr) in [("m", m), ("v", v)] {
-                guard let t = state["\(name).\(i)"] else { throw OptimizerStateError(field: "\(name).\(i)", problem: "missing") }
-                guard t.shape == arr[i].shape else {
-                    throw OptimizerStateError(field: "\(name).\(i)", problem: "shape \(t.shape), expected \(arr[i].shape)")
-                }
-            }
-        }
+        try validateSlots(state, ["m": m, "v": v])
         stepCount = Int(st.item)
         for i in parameters.indices {
             m[i].assignValues(from: state["m.\(i)"]!)
@@ -158,12 +169,7 @@ public final class RMSprop: Optimizer {
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad?.contiguous() else { continue }
             let n = p.value.count
-            var l2: Float = 0, decoupled: Float = 0
-            switch weightDecay {
-            case .none: break
-            case .l2(let wd): l2 = Float(wd)
-            case .decoupled(let wd): decoupled = Float(wd)
-            }
+            let (l2, decoupled) = weightDecay.coefficients
             g.withUnsafePointer(as: Float.self) { gp in
                 p.value.withUnsafeMutablePointer(as: Float.self) { w in
                     square[i].withUnsafeMutablePointer(as: Float.self) { sq in
@@ -194,14 +200,7 @@ public final class RMSprop: Optimizer {
     }
 
     public func loadState(_ state: [String: Tensor]) throws {
-        for i in parameters.indices {
-            for (name, arr) in [("square", square), ("buffer", buffer)] {
-                guard let t = state["\(name).\(i)"] else { throw OptimizerStateError(field: "\(name).\(i)", problem: "missing") }
-                guard t.shape == arr[i].shape else {
-                    throw OptimizerStateError(field: "\(name).\(i)", problem: "shape \(t.shape), expected \(arr[i].shape)")
-                }
-            }
-        }
+        try validateSlots(state, ["square": square, "buffer": buffer])
         for i in parameters.indices {
             square[i].assignValues(from: state["square.\(i)"]!)
             buffer[i].assignValues(from: state["buffer.\(i)"]!)

@@ -15,12 +15,20 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
     public var inputChannels: Int
     public var classes: Int
     public var seed: UInt64
+    /// Inputs (pixel/255) are standardised as (x − inputMean) / inputStd before the first layer.
+    /// Defaults: FashionMNIST training-set pixel mean and population std (60,000 images,
+    /// computed from train-images-idx3-ubyte.gz: 0.28604, 0.35302).
+    public var inputMean: Double
+    public var inputStd: Double
 
-    public init(architecture: ClassifierArchitecture = .cnnFMNIST, inputChannels: Int = 1, classes: Int = 10, seed: UInt64 = 0) {
+    public init(architecture: ClassifierArchitecture = .cnnFMNIST, inputChannels: Int = 1, classes: Int = 10, seed: UInt64 = 0,
+                inputMean: Double = 0.28604, inputStd: Double = 0.35302) {
         self.architecture = architecture
         self.inputChannels = inputChannels
         self.classes = classes
         self.seed = seed
+        self.inputMean = inputMean
+        self.inputStd = inputStd
     }
 }
 
@@ -50,8 +58,10 @@ public final class Classifier: Module {
 
     public var children: [(String, any Module)] { [("backbone", backbone), ("head", head)] }
 
-    /// Penultimate features, (B, featureDimension).
-    public func features(_ x: Tensor) -> Tensor { backbone(x) }
+    /// Penultimate features, (B, featureDimension), of images with pixel values in [0, 1].
+    public func features(_ x: Tensor) -> Tensor {
+        backbone(x.affine(scale: 1 / config.inputStd, shift: -config.inputMean / config.inputStd))
+    }
 
     /// Class logits, (B, classes).
     public func logits(_ x: Tensor) -> Tensor { head(features(x)) }
