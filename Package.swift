@@ -44,10 +44,11 @@ let package = Package(
         .executableTarget(name: "flowood", dependencies: ["FlowOODCLI"]),
 
         // MARK: - Tests
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"]),
-        .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor"]),
-        .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI"]),
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

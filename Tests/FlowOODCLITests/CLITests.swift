@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Testing
+import TestSupport
 @testable import FlowOODCLI
 
 /// Parses `arguments` as the `flowood` command line, expecting a user error whose message is
@@ -26,13 +27,6 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
     } else if a.count != r.count {
         Issue.record("\(a.count) lines, recorded \(r.count)\n--- actual ---\n\(actual)", sourceLocation: sourceLocation)
     }
-}
-
-private func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flowood-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    try body(dir.path)
 }
 
 @Suite struct Help {
@@ -171,16 +165,16 @@ private func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
 
     @Test func reportWithNoChaptersSucceeds() throws {
         try withTemporaryDirectory { dir in
-            var command = try FlowOODCommand.parseAsRoot(["report", "--chapters", dir, "--profile", "smoke"])
+            var command = try FlowOODCommand.parseAsRoot(["report", "--chapters", dir.path, "--profile", "smoke"])
             let report = try #require(command as? Report)
-            #expect(report.profile == .smoke && report.chapters == dir && !report.check)
+            #expect(report.profile == .smoke && report.chapters == dir.path && !report.check)
             try command.run()
         }
     }
 
     @Test func reportWithAMissingChaptersDirectorySucceeds() throws {
         try withTemporaryDirectory { dir in
-            var command = try FlowOODCommand.parseAsRoot(["report", "--chapters", dir + "/absent"])
+            var command = try FlowOODCommand.parseAsRoot(["report", "--chapters", dir.path + "/absent"])
             try command.run()
         }
     }

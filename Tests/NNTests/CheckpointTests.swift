@@ -1,14 +1,8 @@
 import Foundation
 import Testing
 import Tensor
+import TestSupport
 @testable import NN
-
-private func bits(_ t: Tensor) -> [UInt64] {
-    switch t.dtype {
-    case .float32: t.scalars.map { UInt64($0.bitPattern) }
-    case .float64: t.doubles.map { $0.bitPattern }
-    }
-}
 
 /// The configuration a checkpoint carries to rebuild its model.
 private struct TinyConfig: Codable, Equatable {
@@ -38,14 +32,6 @@ private func trained(_ c: TinyConfig = TinyConfig(), seed: UInt64 = 1) -> (Seque
         opt.step()
     }
     return (model, opt)
-}
-
-/// A fresh directory under the system temporary directory, removed by `body`'s end.
-private func withTemporaryDirectory(_ body: (URL) throws -> Void) throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flowood-checkpoint-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    try body(dir)
 }
 
 private func snapshot(_ m: any Module) -> [String: [UInt64]] {

@@ -1,26 +1,7 @@
 import Testing
 import Tensor
+import TestSupport
 @testable import NN
-
-/// Bit patterns of a tensor's elements (exact comparisons see the sign of zero and NaN payloads).
-private func bits(_ t: Tensor) -> [UInt64] {
-    switch t.dtype {
-    case .float32: t.scalars.map { UInt64($0.bitPattern) }
-    case .float64: t.doubles.map { $0.bitPattern }
-    }
-}
-
-/// Element-wise |actual − expected| ≤ tolerance · max(1, |expected|).
-private func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Double,
-                         _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
-    guard actual.count == expected.count else {
-        Issue.record("\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
-        return
-    }
-    for (i, (a, e)) in zip(actual, expected).enumerated() where !(abs(a - e) <= tolerance * max(1, abs(e))) {
-        Issue.record("\(what)[\(i)]: \(a), expected \(e) (tolerance \(tolerance))", sourceLocation: sourceLocation)
-    }
-}
 
 // MARK: - Linear and Conv2d
 
@@ -81,7 +62,7 @@ private func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Do
             } } }
             expected.append(acc)
         } } } }
-        expectClose(y.doubles, expected, tolerance: 1e-12, "conv2d")
+        expectClose(y.doubles, expected, tolerance: 1e-12, relativeTolerance: 1e-12, "conv2d")
     }
 }
 
@@ -101,12 +82,12 @@ private func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Do
     @Test func matchesTorchOutputAndRunningStatistics() {
         let bn = BatchNorm(2)
         let y1 = bn(Tensor(Self.x1, shape: [2, 2, 2, 2]))
-        expectClose(y1.doubles, Self.torchY1, tolerance: 2e-6, "y1")
-        expectClose(bn.runningMean.value.doubles, [0.200000003, 0.400000006], tolerance: 1e-6, "running_mean 1")
-        expectClose(bn.runningVar.value.doubles, [1.29999995, 1.9857142], tolerance: 1e-6, "running_var 1")
+        expectClose(y1.doubles, Self.torchY1, tolerance: 2e-6, relativeTolerance: 2e-6, "y1")
+        expectClose(bn.runningMean.value.doubles, [0.200000003, 0.400000006], tolerance: 1e-6, relativeTolerance: 1e-6, "running_mean 1")
+        expectClose(bn.runningVar.value.doubles, [1.29999995, 1.9857142], tolerance: 1e-6, relativeTolerance: 1e-6, "running_var 1")
         _ = bn(Tensor(Self.x2, shape: [2, 2, 2, 2]))
-        expectClose(bn.runningMean.value.doubles, [0.329999983, 0.413124979], tolerance: 1e-6, "running_mean 2")
-        expectClose(bn.runningVar.value.doubles, [1.71999991, 2.6129241], tolerance: 1e-6, "running_var 2")
+        expectClose(bn.runningMean.value.doubles, [0.329999983, 0.413124979], tolerance: 1e-6, relativeTolerance: 1e-6, "running_mean 2")
+        expectClose(bn.runningVar.value.doubles, [1.71999991, 2.6129241], tolerance: 1e-6, relativeTolerance: 1e-6, "running_var 2")
     }
 
     @Test func matchesTorchOnBatchByChannelInput() {
@@ -116,9 +97,9 @@ private func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Do
         let y = bn(Tensor([1, -2, 0.5, 3, 0, 1.5, -1, 4, 2.5, 5, 2, -0.5] as [Float], shape: [4, 3]))
         expectClose(y.doubles, [-0.447213143, -1.3416394, -0.447211802, 0.447213143, -0.447213143, 0.447211802,
                                 -1.3416394, 1.3416394, 1.34163547, 1.3416394, 0.447213143, -1.34163547],
-                    tolerance: 2e-6, "y")
-        expectClose(bn.runningMean.value.doubles, [0.2, 0.1, 0.1], tolerance: 1e-6, "running_mean")
-        expectClose(bn.runningVar.value.doubles, [1.5666666, 1.5666666, 1.0666666], tolerance: 1e-6, "running_var")
+                    tolerance: 2e-6, relativeTolerance: 2e-6, "y")
+        expectClose(bn.runningMean.value.doubles, [0.2, 0.1, 0.1], tolerance: 1e-6, relativeTolerance: 1e-6, "running_mean")
+        expectClose(bn.runningVar.value.doubles, [1.5666666, 1.5666666, 1.0666666], tolerance: 1e-6, relativeTolerance: 1e-6, "running_var")
     }
 
     @Test func runningStatisticsFollowMomentumAndUnbiasedVariance() {
@@ -137,8 +118,8 @@ private func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Do
             mean[ch] = values.reduce(0, +) / n
             unbiased[ch] = values.map { ($0 - mean[ch]) * ($0 - mean[ch]) }.reduce(0, +) / (n - 1)
         }
-        expectClose(bn.runningMean.value.doubles, mean.map { 0.1 * $0 }, tolerance: 1e-14, "running_mean")
-        expectClose(bn.runningVar.value.doubles, unbiased.map { 0.9 + 0.1 * $0 }, tolerance: 1e-14, "running_var")
+        expectClose(bn.runningMean.value.doubles, mean.map { 0.1 * $0 }, tolerance: 1e-14, relativeTolerance: 1e-14, "running_mean")
+        expectClose(bn.runningVar.value.doubles, unbiased.map { 0.9 + 0.1 * $0 }, tolerance: 1e-14, relativeTolerance: 1e-14, "running_var")
     }
 
     @Test func normalisesEachChannelToZeroMeanUnitVariance() {
@@ -178,7 +159,7 @@ private func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Do
             let (mu, v, g, be) = ch == 0 ? (1.0, 4.0, 2.0, 0.1) : (-1.0, 0.25, 0.5, -0.2)
             expected.append(g * (xv - mu) / (v + eps).squareRoot() + be)
         }
-        expectClose(y.doubles, expected, tolerance: 1e-6, "eval output")
+        expectClose(y.doubles, expected, tolerance: 1e-6, relativeTolerance: 1e-6, "eval output")
         #expect(bn.runningMean.value.scalars == [1, -1])
         #expect(bn.runningVar.value.scalars == [4, 0.25])
         // Each row is normalised on its own: the batch around it does not matter.
@@ -223,9 +204,9 @@ private func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Do
                 return (f(plus) - f(minus)) / (2 * h)
             }
         }
-        expectClose(gx, central(x) { loss(x: $0, gamma: gamma, beta: beta) }, tolerance: 1e-7, "dL/dx")
-        expectClose(gGamma, central(gamma) { loss(x: x, gamma: $0, beta: beta) }, tolerance: 1e-7, "dL/dγ")
-        expectClose(gBeta, central(beta) { loss(x: x, gamma: gamma, beta: $0) }, tolerance: 1e-7, "dL/dβ")
+        expectClose(gx, central(x) { loss(x: $0, gamma: gamma, beta: beta) }, tolerance: 1e-7, relativeTolerance: 1e-7, "dL/dx")
+        expectClose(gGamma, central(gamma) { loss(x: x, gamma: $0, beta: beta) }, tolerance: 1e-7, relativeTolerance: 1e-7, "dL/dγ")
+        expectClose(gBeta, central(beta) { loss(x: x, gamma: gamma, beta: $0) }, tolerance: 1e-7, relativeTolerance: 1e-7, "dL/dβ")
         // Mean-centring: the input gradient sums to zero over each channel.
         #expect(abs(gx.reduce(0, +)) < 1e-10)
     }

@@ -1,15 +1,8 @@
 import Foundation
 import Testing
 import Tensor
+import TestSupport
 @testable import NN
-
-/// Bit patterns of a tensor's elements, so comparisons see NaN payloads and the sign of zero.
-private func bits(_ t: Tensor) -> [UInt64] {
-    switch t.dtype {
-    case .float32: t.scalars.map { UInt64($0.bitPattern) }
-    case .float64: t.doubles.map { $0.bitPattern }
-    }
-}
 
 /// A safetensors file built by hand from the spec: u64 LE header length, header, data.
 private func file(header: String, data: [UInt8], pad: Bool = true) -> Data {

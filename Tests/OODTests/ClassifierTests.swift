@@ -2,14 +2,8 @@ import Foundation
 import Testing
 import Tensor
 import NN
+import TestSupport
 @testable import OOD
-
-private func bits(_ t: Tensor) -> [UInt64] {
-    switch t.dtype {
-    case .float32: t.scalars.map { UInt64($0.bitPattern) }
-    case .float64: t.doubles.map { $0.bitPattern }
-    }
-}
 
 @Suite struct ClassifierShape {
     @Test func cnnFMNISTHasTheReferenceParameterCount() {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tensor
+import TestSupport
 @testable import OOD
 
 // MARK: - Helpers that build files from the format specs
@@ -38,14 +39,6 @@ private func idx(magic: UInt32, dimensions: [Int], data: [UInt8]) -> [UInt8] {
     be32(magic) + dimensions.flatMap { be32(UInt32($0)) } + data
 }
 
-/// A fresh temporary directory, removed when `body` returns.
-private func withTemporaryDirectory<R>(_ body: (String) throws -> R) throws -> R {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    return try body(dir)
-}
-
 private func write(_ bytes: [UInt8], _ dir: String, _ name: String) throws -> String {
     let path = (dir as NSString).appendingPathComponent(name)
     try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -65,9 +58,9 @@ private func writeSplit(_ dir: String, _ split: FashionMNIST.Split, images: [UIn
 private func loadError(images: [UInt8], labels: [UInt8], sourceLocation: SourceLocation = #_sourceLocation)
 throws -> (error: DataError, images: String, labels: String) {
     try withTemporaryDirectory { dir in
-        let paths = try writeSplit(dir, .test, images: images, labels: labels)
+        let paths = try writeSplit(dir.path, .test, images: images, labels: labels)
         let error = try #require(throws: DataError.self, sourceLocation: sourceLocation) {
-            try FashionMNIST.load(.test, directory: dir)
+            try FashionMNIST.load(.test, directory: dir.path)
         }
         #expect(error.description.hasPrefix(error.path + ": "), sourceLocation: sourceLocation)
         return (error, paths.images, paths.labels)
@@ -142,22 +135,22 @@ private let installed = FileManager.default.fileExists(
 @Suite struct FashionMNISTDirectory {
     @Test func explicitOptionWinsOverEnvironment() throws {
         try withTemporaryDirectory { dir in
-            #expect(FashionMNIST.directory(override: dir, environment: ["FLOWOOD_DATA": "/elsewhere"]) == dir)
+            #expect(FashionMNIST.directory(override: dir.path, environment: ["FLOWOOD_DATA": "/elsewhere"]) == dir.path)
         }
     }
 
     @Test func environmentRootWithSubfolder() throws {
         try withTemporaryDirectory { root in
-            let sub = (root as NSString).appendingPathComponent("fashion-mnist")
+            let sub = (root.path as NSString).appendingPathComponent("fashion-mnist")
             try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
-            #expect(FashionMNIST.directory(override: nil, environment: ["FLOWOOD_DATA": root]) == sub)
-            #expect(FashionMNIST.directory(override: "", environment: ["FLOWOOD_DATA": root]) == sub)
+            #expect(FashionMNIST.directory(override: nil, environment: ["FLOWOOD_DATA": root.path]) == sub)
+            #expect(FashionMNIST.directory(override: "", environment: ["FLOWOOD_DATA": root.path]) == sub)
         }
     }
 
     @Test func environmentDirectoryHoldingTheFiles() throws {
         try withTemporaryDirectory { root in
-            #expect(FashionMNIST.directory(override: nil, environment: ["FLOWOOD_DATA": root]) == root)
+            #expect(FashionMNIST.directory(override: nil, environment: ["FLOWOOD_DATA": root.path]) == root.path)
         }
     }
 
@@ -172,8 +165,8 @@ private let installed = FileManager.default.fileExists(
 @Suite struct IDXParsing {
     @Test func smallSplitLoads() throws {
         let data = try withTemporaryDirectory { dir in
-            _ = try writeSplit(dir, .test, images: gzip(smallImages), labels: gzip(smallLabels))
-            return try FashionMNIST.load(.test, directory: dir)
+            _ = try writeSplit(dir.path, .test, images: gzip(smallImages), labels: gzip(smallLabels))
+            return try FashionMNIST.load(.test, directory: dir.path)
         }
         #expect(data.count == 3)
         #expect(data.height == 2 && data.width == 2)
@@ -216,8 +209,8 @@ private let installed = FileManager.default.fileExists(
 @Suite struct IDXErrors {
     @Test func missingFileSaysWhichPackageProvidesIt() throws {
         try withTemporaryDirectory { dir in
-            let error = try #require(throws: DataError.self) { try FashionMNIST.load(.train, directory: dir) }
-            #expect(error.path == (dir as NSString).appendingPathComponent("train-images-idx3-ubyte.gz"))
+            let error = try #require(throws: DataError.self) { try FashionMNIST.load(.train, directory: dir.path) }
+            #expect(error.path == (dir.path as NSString).appendingPathComponent("train-images-idx3-ubyte.gz"))
             #expect(error.kind == .missing(hint: FashionMNIST.installHint))
             #expect(error.description.contains(error.path))
             #expect(error.description.contains("apt-get install dataset-fashion-mnist"))

@@ -1,5 +1,6 @@
 import Testing
 import Tensor
+import TestSupport
 
 /// A unary op under a gradient check, with the inputs it is checked at.
 struct UnaryCase: Sendable, CustomTestStringConvertible {

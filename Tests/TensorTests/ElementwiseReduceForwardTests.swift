@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tensor
+import TestSupport
 
 @Suite("Elementwise and reduction values")
 struct ElementwiseReduceForwardTests {

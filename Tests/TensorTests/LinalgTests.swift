@@ -1,5 +1,6 @@
 import Testing
 import Tensor
+import TestSupport
 
 @Suite("LU, determinant and inverse")
 struct LinalgTests {

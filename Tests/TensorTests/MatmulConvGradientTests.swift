@@ -1,5 +1,6 @@
 import Testing
 import Tensor
+import TestSupport
 
 @Suite("Matmul, convolution and pooling gradients")
 struct MatmulConvGradientTests {

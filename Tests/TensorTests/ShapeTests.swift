@@ -1,5 +1,6 @@
 import Testing
 import Tensor
+import TestSupport
 
 @Suite("Shapes, views and layout")
 struct ShapeTests {

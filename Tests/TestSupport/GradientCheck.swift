@@ -22,7 +22,7 @@ import Tensor
 ///   - seed: seed of R and of the directions.
 ///   - f: the function under test; it receives the leaves (build views inside it to test
 ///     non-contiguous operands) and must return a Float64 tensor.
-func expectGradientsMatchFiniteDifferences(
+public func expectGradientsMatchFiniteDifferences(
     _ inputs: [Tensor],
     step h: Double = 1e-6,
     tolerance: Double = 1e-6,
@@ -103,7 +103,7 @@ func expectGradientsMatchFiniteDifferences(
 }
 
 /// One-input form of `expectGradientsMatchFiniteDifferences(_:step:tolerance:directions:seed:sourceLocation:_:)`.
-func expectGradientsMatchFiniteDifferences(
+public func expectGradientsMatchFiniteDifferences(
     _ x: Tensor, step h: Double = 1e-6, tolerance: Double = 1e-6,
     sourceLocation: SourceLocation = #_sourceLocation, _ f: (Tensor) -> Tensor
 ) {
@@ -112,81 +112,10 @@ func expectGradientsMatchFiniteDifferences(
 }
 
 /// Two-input form of `expectGradientsMatchFiniteDifferences(_:step:tolerance:directions:seed:sourceLocation:_:)`.
-func expectGradientsMatchFiniteDifferences(
+public func expectGradientsMatchFiniteDifferences(
     _ a: Tensor, _ b: Tensor, step h: Double = 1e-6, tolerance: Double = 1e-6,
     sourceLocation: SourceLocation = #_sourceLocation, _ f: (Tensor, Tensor) -> Tensor
 ) {
     expectGradientsMatchFiniteDifferences([a, b], step: h, tolerance: tolerance,
                                           sourceLocation: sourceLocation) { f($0[0], $0[1]) }
-}
-
-// MARK: - Inputs
-
-/// Float64 samples from N(0, scale²) with a fixed seed.
-func normal(_ shape: [Int], scale: Double = 1, seed: UInt64) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
-    return Tensor.randn(shape, std: scale, dtype: .float64, using: &rng)
-}
-
-/// Float64 samples from U[lo, hi) with a fixed seed.
-func uniform(_ shape: [Int], _ lo: Double, _ hi: Double, seed: UInt64) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
-    return Tensor.uniform(shape, lo: lo, hi: hi, dtype: .float64, using: &rng)
-}
-
-/// Moves every element that lies within `margin` of one of `kinks` to distance `margin`
-/// (on its own side), so finite differences never straddle a kink of relu, abs or clamp.
-func avoiding(_ kinks: [Double], margin: Double = 0.05, _ x: Tensor) -> Tensor {
-    let v = x.doubles.map { value in
-        var y = value
-        for k in kinks where Swift.abs(y - k) < margin { y = y < k ? k - margin : k + margin }
-        return y
-    }
-    return Tensor(v, shape: x.shape, dtype: x.dtype)
-}
-
-/// Float64 values that are pairwise at least `gap / 2` apart (a shuffled arithmetic
-/// sequence plus small noise), so maxima are unique and never tie under a perturbation.
-func distinct(_ shape: [Int], gap: Double = 0.1, seed: UInt64) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
-    let n = shape.reduce(1, *)
-    var order = Array(0..<n)
-    order.shuffle(using: &rng)
-    let v = order.map { (Double($0) - Double(n) / 2) * gap + (rng.nextUnit() - 0.5) * gap / 2 }
-    return Tensor(v, shape: shape, dtype: .float64)
-}
-
-/// A well-conditioned n×n Float64 matrix: scale·I plus N(0, 0.3²) noise.
-func wellConditioned(_ n: Int, diagonal scale: Double = 2, seed: UInt64) -> Tensor {
-    var v = normal([n, n], scale: 0.3, seed: seed).doubles
-    for i in 0..<n { v[i * n + i] += scale }
-    return Tensor(v, shape: [n, n], dtype: .float64)
-}
-
-// MARK: - Comparisons
-
-/// Expects `actual` to equal `expected` element-wise within `tolerance` (absolute) and the
-/// shapes to agree.
-func expectClose(_ actual: Tensor, _ expected: [Double], shape: [Int]? = nil, tolerance: Double = 1e-12,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
-    if let shape { #expect(actual.shape == shape, sourceLocation: sourceLocation) }
-    expectClose(actual.doubles, expected, tolerance: tolerance, sourceLocation: sourceLocation)
-}
-
-/// Expects two arrays to agree element-wise within `tolerance` (absolute); reports the worst element.
-func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Double = 1e-12,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
-    guard actual.count == expected.count else {
-        Issue.record("\(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
-        return
-    }
-    var worst = 0.0, at = 0
-    for i in actual.indices {
-        let e = Swift.abs(actual[i] - expected[i])
-        if e.isNaN { worst = .nan; at = i; break }
-        if e > worst { worst = e; at = i }
-    }
-    #expect(worst <= tolerance,
-            "element \(at): \(actual.isEmpty ? .nan : actual[at]) vs expected \(expected.isEmpty ? .nan : expected[at]) (|Δ| = \(worst))",
-            sourceLocation: sourceLocation)
 }
