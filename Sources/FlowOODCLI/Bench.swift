@@ -88,7 +88,7 @@ struct Bench: ParsableCommand {
     /// GFLOP/s of single GEMMs at the shapes the convolutions use (engine threads).
     static func gemm(reps: Int) {
         var rng = SeededGenerator(seed: 1)
-        for (m, k, n) in [(64, 288, 784), (64, 288, 784 * 8), (128, 576, 196), (128, 576, 196 * 16),
+        for (m, k, n) in [(64, 288, 784), (64, 32, 840), (128, 64, 224), (32, 64, 840), (64, 840, 32), (64, 288, 784 * 8), (128, 576, 196), (128, 576, 196 * 16),
                           (288, 64, 784), (64, 784, 288), (512, 512, 512)] {
             let a = Tensor.randn([m, k], using: &rng), b = Tensor.randn([k, n], using: &rng)
             let t = time(warmup: 2, iters: 10, reps: reps) { _ = withoutGrad { a.matmul(b) } }

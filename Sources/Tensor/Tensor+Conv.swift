@@ -165,6 +165,19 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
     let pb = bias?.pointer(as: T.self)
     let inSize = g.cin * g.h * g.w, outSize = g.cout * g.p
     let ranges = batchRanges(g.batch)
+    // Weights regrouped per kernel tap, (kh·kw, Cout, Cin), for the shifted-GEMM path.
+    var shiftedWeights: UnsafeMutablePointer<T>? = nil
+    if g.usesShiftedGEMM {
+        let taps = g.kh * g.kw
+        let sw = UnsafeMutablePointer<T>.allocate(capacity: taps * g.cout * g.cin)
+        for o in 0..<g.cout {
+            for c in 0..<g.cin {
+                for t in 0..<taps { sw[(t * g.cout + o) * g.cin + c] = pw[(o * g.cin + c) * taps + t] }
+            }
+        }
+        shiftedWeights = sw
+    }
+    defer { shiftedWeights?.deallocate() }
     /// Starts C at the bias (GEMM then accumulates with beta = 1), saving a separate pass.
     @inline(__always) func initOutput(_ c: UnsafeMutablePointer<T>) -> T {
         guard let pb else { return 0 }
@@ -184,6 +197,10 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
             }
             return
         }
+        if g.usesShiftedGEMM {
+            shiftedConvForward(px, shiftedWeights!, pb, po, g, images: r)
+            return
+        }
         let bands = g.bands(elementSize: MemoryLayout<T>.stride)
         withScratch(g.k * bands[0].count * g.wo, T.self) { cols in
             for b in r {
@@ -193,6 +210,61 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
                     im2col(px + b * inSize, cols, g, rows: band)
                     T.gemm(transA: false, transB: false, m: g.cout, n: n, k: g.k, alpha: 1, a: pw, lda: g.k,
                            b: cols, ldb: n, beta: beta, c: po + b * outSize + col0, ldc: g.p)
+                }
+            }
+        }
+    }
+}
+
+extension ConvGeometry {
+    /// Stride-1 convolutions with enough input channels skip im2col: each kernel tap is one
+    /// GEMM over a zero-padded copy of the image (see `shiftedConvForward`).
+    var usesShiftedGEMM: Bool { stride == 1 && cin >= 8 && !isPointwise }
+    var paddedWidth: Int { w + 2 * padding }
+    var paddedHeight: Int { h + 2 * padding }
+}
+
+/// Stride-1 convolution without unfolding. The image is copied once into a zero-padded plane
+/// of width Wp = W + 2p; computing the output on that padded-width grid makes every kernel tap
+/// (ki, kj) a GEMM whose B operand is the padded input shifted by ki·Wp + kj — a plain pointer
+/// offset. Y_grid (Cout × Ho·Wp) = Σ_taps W_tap (Cout × Cin) · Xp[:, shift ..< shift + N]; the
+/// columns with ow >= Wo are discarded when the valid part is copied out.
+func shiftedConvForward<T: TensorScalar>(_ px: UnsafePointer<T>, _ sw: UnsafePointer<T>, _ pb: UnsafePointer<T>?,
+                                         _ po: UnsafeMutablePointer<T>, _ g: ConvGeometry, images: Range<Int>) {
+    let wp = g.paddedWidth, hp = g.paddedHeight, plane = wp * hp
+    let n = g.ho * wp - (g.kw - 1)   // grid columns whose taps stay inside the padded plane
+    let inSize = g.cin * g.h * g.w, outSize = g.cout * g.p
+    withScratch(g.cin * plane, T.self) { xp in
+        withScratch(g.cout * g.ho * wp, T.self) { grid in
+            xp.update(repeating: 0, count: g.cin * plane)
+            for b in images {
+                let src = px + b * inSize
+                for c in 0..<g.cin {
+                    for i in 0..<g.h {
+                        let d = xp + c * plane + (i + g.padding) * wp + g.padding, s = src + (c * g.h + i) * g.w
+                        for j in 0..<g.w { d[j] = s[j] }
+                    }
+                }
+                var beta: T = 0
+                if let pb {
+                    for o in 0..<g.cout { let row = grid + o * g.ho * wp, v = pb[o]; for j in 0..<n { row[j] = v } }
+                    beta = 1
+                }
+                for ki in 0..<g.kh {
+                    for kj in 0..<g.kw {
+                        let tap = ki * g.kw + kj
+                        T.gemm(transA: false, transB: false, m: g.cout, n: n, k: g.cin, alpha: 1,
+                               a: sw + tap * g.cout * g.cin, lda: g.cin, b: xp + ki * wp + kj, ldb: plane,
+                               beta: beta, c: grid, ldc: g.ho * wp)
+                        beta = 1
+                    }
+                }
+                let dst = po + b * outSize
+                for o in 0..<g.cout {
+                    for oh in 0..<g.ho {
+                        let s = grid + o * g.ho * wp + oh * wp, d = dst + (o * g.ho + oh) * g.wo
+                        for ow in 0..<g.wo { d[ow] = s[ow] }
+                    }
                 }
             }
         }

@@ -106,6 +106,11 @@ struct ConvForwardTests {
         Case(batch: 1, cin: 1, h: 3, w: 3, cout: 1, kh: 3, kw: 3, stride: 1, padding: 2, bias: false),
         Case(batch: 1, cin: 1, h: 2, w: 2, cout: 2, kh: 5, kw: 5, stride: 1, padding: 2, bias: true),
         Case(batch: 3, cin: 2, h: 9, w: 9, cout: 2, kh: 3, kw: 3, stride: 3, padding: 2, bias: false),
+        // cin >= 8 with stride 1 takes the shifted-GEMM path (no im2col)
+        Case(batch: 3, cin: 8, h: 7, w: 6, cout: 5, kh: 3, kw: 3, stride: 1, padding: 1, bias: true),
+        Case(batch: 2, cin: 9, h: 6, w: 8, cout: 4, kh: 3, kw: 3, stride: 1, padding: 0, bias: false),
+        Case(batch: 3, cin: 12, h: 5, w: 5, cout: 3, kh: 5, kw: 5, stride: 1, padding: 2, bias: true),
+        Case(batch: 1, cin: 8, h: 4, w: 7, cout: 2, kh: 3, kw: 2, stride: 1, padding: 2, bias: true),
     ]
 
     /// Direct 7-loop cross-correlation in Double with zero padding.

@@ -55,6 +55,8 @@ struct MatmulConvGradientTests {
                  bias: true, stride: 1, padding: 2),
         ConvCase(testDescription: "3×3 padding 0, batch 3", input: [3, 2, 5, 6], weight: [2, 2, 3, 3],
                  bias: false, stride: 1, padding: 0),
+        ConvCase(testDescription: "3×3 padding 1, 8 input channels (shifted GEMM)", input: [2, 8, 4, 5],
+                 weight: [3, 8, 3, 3], bias: true, stride: 1, padding: 1),
     ]
 
     @Test(arguments: conv)
