@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "OOD", targets: ["OOD"]),
+        .library(name: "Plot", targets: ["Plot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,9 +37,12 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "OOD", dependencies: ["Tensor", "NN", "CZlib"]),
 
+        // MARK: - Figures (plain arrays and images in, Cairo/Pango out; no Tensor)
+        .target(name: "Plot", dependencies: ["CCairo", "CPangoCairo"]),
+
         // MARK: - Tools
         .target(name: "FlowOODCLI", dependencies: [
-            "Tensor", "NN", "OOD", "CBLAS", "CCairo", "CPangoCairo", "CCmarkGFM",
+            "Tensor", "NN", "OOD", "Plot", "CBLAS", "CCairo", "CPangoCairo", "CCmarkGFM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flowood", dependencies: ["FlowOODCLI"]),
@@ -49,6 +53,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI", "TestSupport"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
