@@ -49,6 +49,7 @@ extension Tensor {
 func gemmSplit<T: TensorScalar>(ta: Bool, tb: Bool, m: Int, n: Int, k: Int,
                                 a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
                                 beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
+    _ = Engine.threads  // configures BLAS as single-threaded before its first use
     if m == 0 || n == 0 { return }
     if k == 0 {
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
