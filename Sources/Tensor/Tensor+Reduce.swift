@@ -179,7 +179,9 @@ func reduceSumStrided<T: TensorScalar>(_ src: Tensor, _ out: Tensor, _: T.Type) 
     y.update(repeating: 0, count: out.count)
     let inner = shape[shape.count - 1]
     let si = st[0][shape.count - 1], so = st[1][shape.count - 1]
-    forEachOuter(shape) { idx in
+    // Split over the first outer dimension that indexes distinct outputs (no write races).
+    let split = (0..<(shape.count - 1)).first { st[1][$0] != 0 }
+    forEachOuter(shape, splitting: split) { idx in
         var xo = 0, yo = 0
         for (k, i) in idx.enumerated() { xo += i * st[0][k]; yo += i * st[1][k] }
         let xp = x + xo, yp = y + yo

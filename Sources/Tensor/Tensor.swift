@@ -224,7 +224,8 @@ func stridedCopy<T: TensorScalar>(from src: Tensor, to dst: Tensor, _: T.Type) {
     let s = src.storage.pointer(as: T.self) + src.offset
     let d = dst.storage.pointer(as: T.self) + dst.offset
     let ss = strideLists[0]
-    forEachOuter(shape) { idx in
+    // Every destination element is written once, so any split is race-free.
+    forEachOuter(shape, splitting: 0) { idx in
         var so = 0, dO = 0
         for (k, i) in idx.enumerated() { so += i * ss[k]; dO += i * strideLists[1][k] }
         let inner = shape.last ?? 1
@@ -254,19 +255,38 @@ func coalesce(_ shape: [Int], _ strideLists: [[Int]]) -> ([Int], [[Int]]) {
 }
 
 /// Calls `body` with every index of all dimensions but the last (the inner loop is the caller's).
-func forEachOuter(_ shape: [Int], _ body: ([Int]) -> Void) {
+///
+/// With `splitting: d`, the indices are shared out among the engine's threads by ranges of
+/// outer dimension `d` when the work (`shape` element count) is large; `body` must then only
+/// write memory that is disjoint across different values of index `d`.
+func forEachOuter(_ shape: [Int], splitting dim: Int? = nil, _ body: ([Int]) -> Void) {
     let outer = Array(shape.dropLast())
-    var idx = [Int](repeating: 0, count: outer.count)
-    let total = outer.reduce(1, *)
-    if total == 0 || shape.contains(0) { return }
-    for _ in 0..<total {
+    if outer.reduce(1, *) == 0 || shape.contains(0) { return }
+    guard let dim, dim < outer.count, outer[dim] > 1 else {
+        forEachOuter(outer, lower: [Int](repeating: 0, count: outer.count), upper: outer, body)
+        return
+    }
+    parallelRanges(outer[dim], costPerItem: shape.reduce(1, *) / outer[dim], minWork: 1 << 16) { r in
+        var lo = [Int](repeating: 0, count: outer.count), hi = outer
+        lo[dim] = r.lowerBound
+        hi[dim] = r.upperBound
+        forEachOuter(outer, lower: lo, upper: hi, body)
+    }
+}
+
+/// Row-major walk over the box lower[k] ..< upper[k] of the outer dimensions.
+private func forEachOuter(_ outer: [Int], lower: [Int], upper: [Int], _ body: ([Int]) -> Void) {
+    var idx = lower
+    if zip(lower, upper).contains(where: { $0 >= $1 }) { return }
+    while true {
         body(idx)
         var k = outer.count - 1
         while k >= 0 {
             idx[k] += 1
-            if idx[k] < outer[k] { break }
-            idx[k] = 0
+            if idx[k] < upper[k] { break }
+            idx[k] = lower[k]
             k -= 1
         }
+        if k < 0 { return }
     }
 }
