@@ -42,7 +42,7 @@ let package = Package(
 
         // MARK: - Tools
         .target(name: "FlowOODCLI", dependencies: [
-            "Tensor", "NN", "OOD", "Plot", "CBLAS", "CCairo", "CPangoCairo", "CCmarkGFM",
+            "Tensor", "NN", "OOD", "Plot", "CCairo", "CPangoCairo", "CCmarkGFM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flowood", dependencies: ["FlowOODCLI"]),
