@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI", "TestSupport"]),
-        .testTarget(name: "PlotTests", dependencies: ["Plot", "TestSupport"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "TestSupport"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -55,6 +55,8 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
                                   Cairo/Pango/cmark-gfm versions and data locations.
           report                  Build the report from the Markdown chapters in
                                   chapters/.
+          gallery                 Render one figure of each chart kind (synthetic data)
+                                  as PNG, SVG and PDF.
 
           See 'flowood help <subcommand>' for detailed help.
         """)
