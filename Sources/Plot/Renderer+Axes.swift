@@ -481,14 +481,8 @@ extension Canvas {
             for (i, (vx, vy)) in zip(xs, ys).enumerated() {
                 if i == 0 { cairo_move_to(cr, x(vx), y(vy)) } else { cairo_line_to(cr, x(vx), y(vy)) }
             }
-            cairo_set_line_width(cr, width)
             cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND)
-            cairo_set_line_cap(cr, style.dash == .solid ? CAIRO_LINE_CAP_BUTT : CAIRO_LINE_CAP_ROUND)
-            setDash(style.dash, width: width)
-            setColor(color)
-            cairo_stroke(cr)
-            cairo_set_dash(cr, nil, 0, 0)
-            cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT)
+            strokeStyled(style.dash, width: width, color: color)
             if let marker = style.marker {
                 cairo_new_path(cr)
                 for (vx, vy) in zip(xs, ys) {
@@ -572,6 +566,18 @@ extension Canvas {
             }
         }
         if penDown { cairo_line_to(cr, x(edges[edges.count - 1]), base) }
+    }
+
+    /// Strokes the current path with a series' dash pattern (round caps for dashes), then
+    /// resets dash and cap so later strokes are unaffected.
+    func strokeStyled(_ dash: Dash, width: Double, color: Color) {
+        cairo_set_line_width(cr, width)
+        cairo_set_line_cap(cr, dash == .solid ? CAIRO_LINE_CAP_BUTT : CAIRO_LINE_CAP_ROUND)
+        setDash(dash, width: width)
+        setColor(color)
+        cairo_stroke(cr)
+        cairo_set_dash(cr, nil, 0, 0)
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT)
     }
 
     func setDash(_ dash: Dash, width: Double) {

@@ -111,13 +111,7 @@ extension Canvas {
                 cairo_new_path(cr)
                 cairo_move_to(cr, x, midY)
                 cairo_line_to(cr, x + w, midY)
-                cairo_set_line_width(cr, width)
-                cairo_set_line_cap(cr, style.dash == .solid ? CAIRO_LINE_CAP_BUTT : CAIRO_LINE_CAP_ROUND)
-                setDash(style.dash, width: width)
-                setColor(color)
-                cairo_stroke(cr)
-                cairo_set_dash(cr, nil, 0, 0)
-                cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT)
+                strokeStyled(style.dash, width: width, color: color)
                 if let marker = style.marker {
                     drawMarker(marker, x: x + w / 2, y: midY, size: theme.markerSize, color: color)
                 }
