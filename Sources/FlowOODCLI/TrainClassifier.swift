@@ -27,13 +27,13 @@ struct TrainClassifier: ParsableCommand {
     var architecture: String = ClassifierArchitecture.cnnFMNIST.rawValue
 
     @Option(help: "Number of epochs.")
-    var epochs: Int = 12
+    var epochs: Int = 15
 
     @Option(help: "Mini-batch size.")
     var batchSize: Int = 128
 
     @Option(help: "Peak learning rate of Adam.")
-    var lr: Double = 1e-3
+    var lr: Double = 3e-3
 
     @Option(help: "Decoupled weight decay (AdamW style); 0 disables it.")
     var weightDecay: Double = 0

@@ -4,9 +4,9 @@ import NN
 
 /// Options of `flowood train-classifier`, saved with the checkpoint.
 public struct ClassifierTrainingOptions: Codable, Sendable, Equatable {
-    public var epochs = 12
+    public var epochs = 15
     public var batchSize = 128
-    public var learningRate = 1e-3
+    public var learningRate = 3e-3
     /// Cosine decay of the learning rate to zero over the run.
     public var cosineSchedule = true
     public var weightDecay = 0.0

@@ -83,10 +83,10 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
                                   runs/cnn-fmnist)
           --architecture <architecture>
                                   Architecture: cnn-fmnist. (default: cnn-fmnist)
-          --epochs <epochs>       Number of epochs. (default: 12)
+          --epochs <epochs>       Number of epochs. (default: 15)
           --batch-size <batch-size>
                                   Mini-batch size. (default: 128)
-          --lr <lr>               Peak learning rate of Adam. (default: 0.001)
+          --lr <lr>               Peak learning rate of Adam. (default: 0.003)
           --weight-decay <weight-decay>
                                   Decoupled weight decay (AdamW style); 0 disables it.
                                   (default: 0.0)
@@ -127,7 +127,7 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
     @Test func defaultsMatchTheReferenceRun() throws {
         let command = try #require(try FlowOODCommand.parseAsRoot(["train-classifier"]) as? TrainClassifier)
         #expect(command.dataDir == nil && command.out == "runs/cnn-fmnist")
-        #expect(command.epochs == 12 && command.batchSize == 128 && command.lr == 1e-3)
+        #expect(command.epochs == 15 && command.batchSize == 128 && command.lr == 3e-3)
         #expect(command.weightDecay == 0 && command.cosine && command.seed == 0 && command.trainLimit == 0 && !command.restart)
     }
 
