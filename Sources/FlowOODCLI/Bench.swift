@@ -94,6 +94,11 @@ struct Bench: ParsableCommand {
             let t = time(warmup: 2, iters: 10, reps: reps) { _ = withoutGrad { a.matmul(b) } }
             print(String(format: "gemm %4d x %4d x %5d: %6.1f GFLOP/s", m, k, n, 2.0 * Double(m * n * k) / t / 1e9))
         }
+        for (m, k, n) in [(64, 840, 32), (128, 224, 64), (64, 784, 288), (128, 196, 576)] {
+            let a = Tensor.randn([m, k], using: &rng), b = Tensor.randn([n, k], using: &rng)
+            let t = time(warmup: 2, iters: 10, reps: reps) { _ = withoutGrad { a.matmul(b.transposed()) } }
+            print(String(format: "gemm %4d x %4d x %5d (B transposed): %6.1f GFLOP/s", m, k, n, 2.0 * Double(m * n * k) / t / 1e9))
+        }
     }
 
     /// Forward and backward time of single convolutions at the cnn-fmnist shapes, in GFLOP/s.
