@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "flowood", targets: ["flowood"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "NN", targets: ["NN"]),
+        .library(name: "Flows", targets: ["Flows"]),
         .library(name: "OOD", targets: ["OOD"]),
         .library(name: "Plot", targets: ["Plot"]),
     ],
@@ -35,7 +36,8 @@ let package = Package(
             .product(name: "RealModule", package: "swift-numerics"),
         ]),
         .target(name: "NN", dependencies: ["Tensor"]),
-        .target(name: "OOD", dependencies: ["Tensor", "NN", "CZlib"]),
+        .target(name: "Flows", dependencies: ["Tensor", "NN"]),
+        .target(name: "OOD", dependencies: ["Tensor", "NN", "Flows", "CZlib"]),
 
         // MARK: - Figures (plain arrays and images in, Cairo/Pango out; no Tensor)
         .target(name: "Plot", dependencies: ["CCairo", "CPangoCairo"]),
@@ -51,6 +53,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "FlowsTests", dependencies: ["Flows", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "TestSupport"], exclude: ["Snapshots"]),
