@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor", "CZlib", "TestSupport"]),
         .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "TestSupport"], exclude: ["Snapshots"]),
     ],
