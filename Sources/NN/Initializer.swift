@@ -44,25 +44,32 @@ public enum Initializer: Sendable, Equatable {
         }
     }
 
-    /// A random orthogonal n×n matrix (Gram–Schmidt QR of a Gaussian matrix, with the
-    /// signs of R's diagonal folded in so the distribution is Haar).
+    /// A random orthogonal n×n matrix (row-major): Gram–Schmidt QR of a Gaussian matrix, with
+    /// each column re-orthogonalised once ("twice is enough"). Taking Q with R's diagonal positive
+    /// makes the distribution Haar. Columns are stored contiguously while they are built.
     public static func randomOrthogonal(_ n: Int, using rng: inout some RandomNumberGenerator) -> [Double] {
-        var cols = (0..<n).map { _ in (0..<n).map { _ in rng.nextNormal() } }
-        for j in 0..<n {
-            for _ in 0..<2 {  // re-orthogonalise once for stability
-                for k in 0..<j {
-                    var dot = 0.0
-                    for i in 0..<n { dot += cols[j][i] * cols[k][i] }
-                    for i in 0..<n { cols[j][i] -= dot * cols[k][i] }
+        var cols = [Double](repeating: 0, count: n * n)  // column j at cols[j*n ..< (j+1)*n]
+        for i in 0..<(n * n) { cols[i] = rng.nextNormal() }
+        cols.withUnsafeMutableBufferPointer { buf in
+            let c = buf.baseAddress!
+            for j in 0..<n {
+                let v = c + j * n
+                for _ in 0..<2 {
+                    for k in 0..<j {
+                        let q = c + k * n
+                        var dot = 0.0
+                        for i in 0..<n { dot += v[i] * q[i] }
+                        for i in 0..<n { v[i] -= dot * q[i] }
+                    }
                 }
+                var norm = 0.0
+                for i in 0..<n { norm += v[i] * v[i] }
+                let inv = 1 / norm.squareRoot()
+                for i in 0..<n { v[i] *= inv }
             }
-            var norm = 0.0
-            for i in 0..<n { norm += cols[j][i] * cols[j][i] }
-            norm = norm.squareRoot()
-            for i in 0..<n { cols[j][i] /= norm }
         }
         var q = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { for j in 0..<n { q[i * n + j] = cols[j][i] } }
+        for i in 0..<n { for j in 0..<n { q[i * n + j] = cols[j * n + i] } }
         return q
     }
 }
