@@ -3,7 +3,7 @@
 # Usage: scripts/bench.sh path/to/flowood [benchmarks]
 set -euo pipefail
 bin=${1:?usage: scripts/bench.sh path/to/flowood [benchmarks]}
-benches=${2:-cnn-fmnist}
+benches=${2:-cnn-fmnist,glow-latent-512,realnvp-fmnist-small}
 shared=${FLOWOOD_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 ref="$shared/bench/reference/torch_flows.py"
 out=$(mktemp -d)

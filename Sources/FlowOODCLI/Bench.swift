@@ -3,6 +3,7 @@ import Foundation
 import Tensor
 import NN
 import OOD
+import Flows
 
 /// `flowood bench`: throughput of the reference models, measured like
 /// shared/bench/reference/torch_flows.py (synthetic batch, warm-up, median of repeats).
@@ -15,7 +16,7 @@ struct Bench: ParsableCommand {
         is FLOWOOD_THREADS (default: all cores). `make bench` runs this beside the reference.
         """)
 
-    @Option(help: "Comma-separated benchmarks: cnn-fmnist.")
+    @Option(help: "Comma-separated benchmarks: cnn-fmnist, realnvp-fmnist-small, glow-latent-512 (the reference models); gemm, conv (kernel micro-benchmarks).")
     var bench: String = "cnn-fmnist"
 
     @Option(help: "Timed repeats per measurement (median is reported).")
@@ -29,9 +30,11 @@ struct Bench: ParsableCommand {
         for name in bench.split(separator: ",").map(String.init) {
             switch name {
             case "cnn-fmnist": print(Bench.cnn(reps: reps))
+            case "realnvp-fmnist-small": print(Bench.realNVP(reps: reps))
+            case "glow-latent-512": print(Bench.glowLatent(reps: reps))
             case "gemm": Bench.gemm(reps: reps)
             case "conv": Bench.conv(reps: reps)
-            default: throw ValidationError("unknown benchmark '\(name)'; available: cnn-fmnist, gemm")
+            default: throw ValidationError("unknown benchmark '\(name)'; available: cnn-fmnist, realnvp-fmnist-small, glow-latent-512, gemm, conv")
             }
         }
     }
@@ -115,6 +118,41 @@ struct Bench: ParsableCommand {
             print(String(format: "conv %3d->%3d @%dx%d: forward %6.1f ms (%5.1f GFLOP/s), forward+backward %6.1f ms (%5.1f GFLOP/s)",
                          cin, cout, hw, hw, f * 1e3, flops / f / 1e9, fb * 1e3, 3 * flops / fb / 1e9))
         }
+    }
+
+    /// Flow training step: Adam on the mean negative log-likelihood in nats, as the reference.
+    static func flowBench(name: String, flow: any FlowLayer, x: Tensor, reps: Int,
+                          train: (warmup: Int, iters: Int), eval: (warmup: Int, iters: Int)) -> String {
+        let opt = Adam(flow.trainableParameters, learningRate: 1e-4)
+        func trainStep() {
+            flow.zeroGrad()
+            let loss = -flow.logLikelihood(of: x).mean()
+            loss.backward()
+            opt.step()
+            _ = loss.item
+        }
+        flow.setTraining(true)
+        trainStep()  // also runs ActNorm's data-dependent initialisation
+        let t = time(warmup: train.warmup, iters: train.iters, reps: reps, trainStep)
+        flow.setTraining(false)
+        let e = time(warmup: eval.warmup, iters: eval.iters, reps: reps) { withoutGrad { _ = flow.logLikelihood(of: x).scalars } }
+        return json(name: name, batch: x.shape[0], params: flow.parameterCount, train: t, eval: e)
+    }
+
+    static func realNVP(reps: Int) -> String {
+        var rng = SeededGenerator(seed: 0)
+        let batch = 64
+        let pixels = (0..<(batch * 784)).map { _ in Float(Int(rng.next() % 256)) / 255 }
+        let x = Tensor(pixels, shape: [batch, 1, 28, 28])
+        return flowBench(name: "realnvp-fmnist-small", flow: RealNVP(config: RealNVPConfig()), x: x, reps: reps,
+                         train: (2, 2), eval: (2, 3))
+    }
+
+    static func glowLatent(reps: Int) -> String {
+        var rng = SeededGenerator(seed: 0)
+        let flow = VectorFlows.glowLatent(features: 512, blocks: 10, hidden: 2048, using: &rng)
+        let x = Tensor.randn([256, 512], mean: 0.5, std: 2, using: &rng)
+        return flowBench(name: "glow-latent-512", flow: flow, x: x, reps: reps, train: (3, 5), eval: (3, 10))
     }
 
     static func json(name: String, batch: Int, params: Int, train: Double, eval: Double) -> String {

@@ -84,14 +84,34 @@ public struct LUDecomposition: Sendable {
     public func solve(_ b: [Double], columns k: Int) -> [Double] {
         precondition(b.count == n * k, "solve: \(b.count) values for \(n)×\(k)")
         var x = [Double](repeating: 0, count: n * k)
-        for i in 0..<n { for j in 0..<k { x[i * k + j] = b[perm[i] * k + j] } }
-        // forward substitution with unit L
-        for i in 0..<n { for r in 0..<i { let f = packed[i * n + r]; if f != 0 { for j in 0..<k { x[i * k + j] -= f * x[r * k + j] } } } }
-        // back substitution with U
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            for r in (i + 1)..<Swift.max(n, i + 1) { let f = packed[i * n + r]; if f != 0 { for j in 0..<k { x[i * k + j] -= f * x[r * k + j] } } }
-            let d = packed[i * n + i]
-            for j in 0..<k { x[i * k + j] /= d }
+        let n = self.n
+        packed.withUnsafeBufferPointer { lu in
+            x.withUnsafeMutableBufferPointer { xb in
+                let a = lu.baseAddress!, xp = xb.baseAddress!
+                for i in 0..<n { for j in 0..<k { xp[i * k + j] = b[perm[i] * k + j] } }
+                // Forward substitution with unit L, then back substitution with U; the inner
+                // loops are row updates (x_i −= f·x_r) over contiguous memory.
+                for i in 0..<n {
+                    let xi = xp + i * k
+                    for r in 0..<i {
+                        let f = a[i * n + r]
+                        if f == 0 { continue }
+                        let xr = xp + r * k
+                        for j in 0..<k { xi[j] -= f * xr[j] }
+                    }
+                }
+                for i in stride(from: n - 1, through: 0, by: -1) {
+                    let xi = xp + i * k
+                    for r in (i + 1)..<Swift.max(n, i + 1) {
+                        let f = a[i * n + r]
+                        if f == 0 { continue }
+                        let xr = xp + r * k
+                        for j in 0..<k { xi[j] -= f * xr[j] }
+                    }
+                    let d = 1 / a[i * n + i]
+                    for j in 0..<k { xi[j] *= d }
+                }
+            }
         }
         return x
     }
@@ -138,9 +158,11 @@ extension Tensor {
     public func logAbsDeterminant() -> Tensor {
         let f = lu("logAbsDeterminant")
         var out = Tensor(scalar: f.logAbsDeterminant.value, dtype: dtype)
-        let n = f.n
-        let invT = Tensor(f.inverse, shape: [n, n], dtype: dtype).transposed().contiguous()
-        out.node = GradNode.make("logAbsDeterminant", [self]) { g in [invT * g] }
+        let n = f.n, dt = dtype
+        // A⁻ᵀ is only formed when the gradient is actually needed.
+        out.node = GradNode.make("logAbsDeterminant", [self]) { g in
+            [Tensor(f.inverse, shape: [n, n], dtype: dt).transposed().contiguous() * g]
+        }
         return out
     }
 
