@@ -75,14 +75,7 @@ public struct FashionMNIST {
         override: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> String {
-        func resolve(_ root: String) -> String {
-            let sub = (root as NSString).appendingPathComponent(subdirectory)
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: sub, isDirectory: &isDirectory), isDirectory.boolValue {
-                return sub
-            }
-            return root
-        }
+        func resolve(_ root: String) -> String { DataLocation.subdirectory(subdirectory, of: root) ?? root }
         if let override, !override.isEmpty { return resolve(override) }
         if let root = environment[environmentVariable], !root.isEmpty { return resolve(root) }
         return defaultDirectory

@@ -54,12 +54,9 @@ public enum SkimageCrops {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> String {
         if let override, !override.isEmpty { return override }
-        if let root = environment[FashionMNIST.environmentVariable], !root.isEmpty {
-            let candidate = (root as NSString).appendingPathComponent(subdirectory)
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
-                return candidate
-            }
+        if let root = environment[FashionMNIST.environmentVariable], !root.isEmpty,
+           let candidate = DataLocation.subdirectory(subdirectory, of: root) {
+            return candidate
         }
         return defaultDirectory
     }
