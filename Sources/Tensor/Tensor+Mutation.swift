@@ -16,24 +16,4 @@ extension Tensor {
         storage.raw.advanced(by: offset * dtype.byteSize)
             .copyMemory(from: src.storage.raw.advanced(by: src.offset * dtype.byteSize), byteCount: count * dtype.byteSize)
     }
-
-    /// A fresh dense tensor with the given values and shape as `self` shares no storage.
-    public static func empty(_ shape: [Int], dtype: DType = .float32) -> Tensor {
-        Tensor(uninitialized: shape, dtype: dtype)
-    }
-
-    /// True when every element is finite.
-    public var isFinite: Bool {
-        let c = contiguous()
-        switch dtype {
-        case .float32: return c.withUnsafePointer(as: Float.self) { p in (0..<count).allSatisfy { p[$0].isFinite } }
-        case .float64: return c.withUnsafePointer(as: Double.self) { p in (0..<count).allSatisfy { p[$0].isFinite } }
-        }
-    }
-
-    /// Index of the first non-finite element in row-major order, if any.
-    public var firstNonFiniteIndex: Int? {
-        let v = doubles
-        return v.firstIndex { !$0.isFinite }
-    }
 }
