@@ -18,12 +18,10 @@ public final class Parameter {
     public var shape: [Int] { value.shape }
     public func zeroGrad() { value.node?.zeroGrad() }
 
-    /// Replaces the accumulated gradient (gradient clipping): a backward sweep rooted at the
-    /// leaf itself only accumulates its seed.
+    /// Replaces the accumulated gradient (gradient clipping).
     func replaceGrad(with newGrad: Tensor) {
-        guard let node = value.node else { return }
-        node.zeroGrad()
-        value.backward(seed: newGrad)
+        precondition(newGrad.shape == value.shape, "replaceGrad: \(newGrad.shape) for \(value.shape)")
+        value.node?.setGrad(newGrad)
     }
 
     /// Replaces the values in place (checkpoint loading, data-dependent initialisation).

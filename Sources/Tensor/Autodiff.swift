@@ -27,6 +27,12 @@ public final class GradNode {
     /// Clears a leaf's accumulated gradient.
     public func zeroGrad() { grad = nil }
 
+    /// Replaces a leaf's accumulated gradient (e.g. after clipping).
+    public func setGrad(_ g: Tensor) {
+        precondition(isLeaf, "setGrad on the non-leaf node '\(op)'")
+        grad = g.detached
+    }
+
     func accumulate(_ g: Tensor) {
         if let old = grad { grad = old.adding(g) } else { grad = g }
     }
