@@ -12,10 +12,12 @@ let package = Package(
         .library(name: "Flows", targets: ["Flows"]),
         .library(name: "OOD", targets: ["OOD"]),
         .library(name: "Plot", targets: ["Plot"]),
+        .library(name: "Report", targets: ["Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
     ],
     targets: [
         // MARK: - C libraries (module maps + shims only; no logic)
@@ -42,9 +44,16 @@ let package = Package(
         // MARK: - Figures (plain arrays and images in, Cairo/Pango out; no Tensor)
         .target(name: "Plot", dependencies: ["CCairo", "CPangoCairo"]),
 
+        // MARK: - Report (chapters -> directives -> experiment graph + cache -> HTML / PDF)
+        .target(name: "Report", dependencies: [
+            "Tensor", "NN", "Flows", "OOD", "Plot", "CCairo", "CPangoCairo", "CCmarkGFM",
+            .product(name: "SwiftParser", package: "swift-syntax"),
+            .product(name: "SwiftSyntax", package: "swift-syntax"),
+        ]),
+
         // MARK: - Tools
         .target(name: "FlowOODCLI", dependencies: [
-            "Tensor", "NN", "OOD", "Plot", "CCairo", "CPangoCairo", "CCmarkGFM",
+            "Tensor", "NN", "Flows", "OOD", "Plot", "Report", "CCairo", "CPangoCairo", "CCmarkGFM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flowood", dependencies: ["FlowOODCLI"]),
@@ -56,6 +65,8 @@ let package = Package(
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor", "CZlib", "TestSupport"]),
         .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Plot", "TestSupport"],
+                    exclude: ["Snapshots"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "TestSupport"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]
