@@ -266,3 +266,138 @@ public enum ExpectationSpec: Codable, Sendable, Hashable {
     case lessThan(String)
     case greaterThan(String)
 }
+
+/// `@Histogram`: scores of a flow (`model:`) or of an evaluation's detector.
+public struct HistogramSpec: Codable, Sendable, Hashable {
+    public enum Source: Codable, Sendable, Hashable {
+        case model(String)
+        case evaluation(String, detector: String)
+    }
+    public var id: String
+    public var title: String?
+    public var source: Source
+    public var datasets: [DataRef]
+    public var score: ScoreKind
+    public var bins: Int
+}
+
+/// `@ROC`.
+public struct ROCSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var title: String?
+    public var evaluation: String
+    public var detector: String
+    public var ood: [DataRef]?
+}
+
+/// `@Curve`.
+public struct CurveSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var title: String?
+    public var evaluation: String
+    public var detector: String
+    public var vary: VarySpec
+    public var metric: MetricKind
+    public var ood: [DataRef]?
+}
+
+/// `@CouplingGrid` and `@LatentGrid`.
+public struct ImageFlowFigureSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var title: String?
+    public var model: String
+    public var images: [DataRef]
+    /// `@CouplingGrid`: which image of each set; `@LatentGrid`: how many images per set.
+    public var indexOrCount: Int
+}
+
+/// `@Samples`.
+public struct SamplesSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var title: String?
+    public var model: String
+    public var count: Int
+    public var temperature: Double
+}
+
+/// `@Scatter` (t-SNE of classifier features).
+public struct ScatterSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var title: String?
+    public var classifier: String
+    public var datasets: [DataRef]
+    public var flow: String?
+    public var perSet: Int
+    public var normalize: Bool
+    public var perplexity: Double
+}
+
+/// `@AUROCTable`.
+public struct TableSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var evaluation: String
+    public var metrics: [MetricKind]
+    public var detectors: [String]?
+    public var ood: [DataRef]?
+    public var published: [String: Double]?
+}
+
+/// `@Claim`.
+public struct ClaimSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var paper: PaperSpec
+    public var text: String
+    public var evidence: String
+    public var value: String
+    public var expect: ExpectationSpec
+}
+
+/// One directive, typed, with where it came from.
+public enum DirectiveSpec: Sendable {
+    case title(title: String, subtitle: String?, authors: String?)
+    case train(TrainSpec)
+    case evaluate(EvaluateSpec)
+    case histogram(HistogramSpec)
+    case roc(ROCSpec)
+    case curve(CurveSpec)
+    case couplingGrid(ImageFlowFigureSpec)
+    case latentGrid(ImageFlowFigureSpec)
+    case samples(SamplesSpec)
+    case scatter(ScatterSpec)
+    case table(TableSpec)
+    case claimsLedger(id: String)
+    case claim(ClaimSpec)
+}
+
+/// A typed directive in its chapter.
+public struct LocatedDirective: Sendable {
+    public var spec: DirectiveSpec
+    public var location: SourceLocation
+    /// The directive's source text, verbatim (for provenance).
+    public var source: String
+    /// The `{ ... }` body (caption, abstract or comment), Markdown.
+    public var body: String?
+
+    public init(spec: DirectiveSpec, location: SourceLocation, source: String, body: String?) {
+        self.spec = spec
+        self.location = location
+        self.source = source
+        self.body = body
+    }
+}
+
+/// A chapter as the runner sees it: Markdown runs and typed directives in order.
+public enum ChapterPiece: Sendable {
+    case markdown(String, line: Int)
+    case directive(LocatedDirective)
+}
+
+public struct ChapterSpec: Sendable {
+    public var file: String
+    public var pieces: [ChapterPiece]
+
+    public init(file: String, pieces: [ChapterPiece]) {
+        self.file = file
+        self.pieces = pieces
+    }
+}

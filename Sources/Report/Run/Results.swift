@@ -1,0 +1,108 @@
+import Foundation
+import NN
+import OOD
+
+/// What a `@Train` node stores beside its checkpoint (`result.json`).
+public struct TrainResult: Codable, Sendable {
+    public struct Epoch: Codable, Sendable {
+        public var epoch: Int
+        public var trainLoss: Double
+        /// Validation bits/dim (flows) or nil.
+        public var validationBPD: Double?
+        /// Test accuracy (classifiers) or nil.
+        public var testAccuracy: Double?
+    }
+    public var seconds: Double
+    public var parameters: Int
+    public var trainingExamples: Int
+    public var history: [Epoch]
+
+    /// Final test accuracy of a classifier.
+    public var testAccuracy: Double? { history.last?.testAccuracy }
+}
+
+/// Metrics of one detector on one OOD set (one seed), with the AUROC's 95 % bootstrap interval.
+public struct MetricRecord: Codable, Sendable {
+    public var metrics: OODMetrics
+    public var aurocCI: ConfidenceInterval?
+
+    public func value(_ m: MetricKind) -> Double {
+        switch m {
+        case .auroc: metrics.auroc
+        case .fpr95: metrics.fpr95InPositive
+        case .fpr95OODPositive: metrics.fpr95OutPositive
+        case .auprIn: metrics.auprIn
+        case .auprOut: metrics.auprOut
+        case .detectionError: metrics.detectionError
+        }
+    }
+}
+
+/// What an `@Evaluate` node stores for one seed (`evaluation.json`): every detector's per-sample
+/// scores on the in-distribution set and each OOD set, their bits/dim where the detector is a
+/// density, and the metrics of each OOD set against the in-distribution set.
+public struct EvaluationResult: Codable, Sendable {
+    public struct SetScores: Codable, Sendable {
+        /// DataRef.key.
+        public var data: String
+        public var displayName: String
+        /// Higher = more in-distribution.
+        public var scores: [Double]
+        /// Bits per dimension (density detectors only).
+        public var bitsPerDim: [Double]?
+        /// D of the density (so log-likelihoods can be recovered from bits/dim).
+        public var dimensions: Int?
+    }
+    public struct DetectorResult: Codable, Sendable {
+        public var key: String
+        public var displayName: String
+        /// The in-distribution set first, then the OOD sets in order.
+        public var sets: [SetScores]
+        /// OOD data key → metrics against `sets[0]`.
+        public var metrics: [String: MetricRecord]
+        /// Training-loss history of a fitted part (LDE flow), if any.
+        public var fitHistory: [Double]?
+    }
+    public var seed: Int
+    public var inDistribution: String
+    public var ood: [String]
+    public var detectors: [DetectorResult]
+
+    public func detector(_ key: String) -> DetectorResult? { detectors.first { $0.key == key } }
+}
+
+/// What a `@Curve` node stores: the metric per varied value and OOD set (+ loss per value).
+public struct CurveResult: Codable, Sendable {
+    public var parameter: String
+    public var values: [Int]
+    /// OOD data key → metric per value.
+    public var metric: [String: [Double]]
+    public var displayNames: [String: String]
+    /// Final training loss per value (epochs curves) or nil.
+    public var loss: [Double]?
+}
+
+/// What a `@Scatter` node stores: 2-D t-SNE coordinates with their group.
+public struct ScatterResult: Codable, Sendable {
+    public var x: [Double]
+    public var y: [Double]
+    public var group: [Int]
+    public var groupNames: [String]
+}
+
+func writeJSON(_ value: some Encodable, to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    try writeAtomically(try encoder.encode(value), to: url)
+}
+
+func readJSON<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    do {
+        return try decoder.decode(type, from: Data(contentsOf: url))
+    } catch {
+        throw CacheError.corrupt("\(url.path): \(error)")
+    }
+}
