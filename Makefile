@@ -5,7 +5,7 @@ SWIFT        ?= swift
 RELEASE_BIN   = .build/release/flowood
 PROFILE      ?= paper
 
-.PHONY: all deps build release test report bench clean help
+.PHONY: all deps build release test report smoke bench clean help
 
 all: release
 
@@ -27,12 +27,17 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
+	$(SWIFT) build -c release --product flowood
+	scripts/smoke-report.sh $(RELEASE_BIN)
 
 report: release
 	$(RELEASE_BIN) report --profile $(PROFILE)
+
+smoke: release
+	scripts/smoke-report.sh $(RELEASE_BIN)
 
 bench: release
 	scripts/bench.sh $(RELEASE_BIN)
 
 clean:
-	rm -rf .build
+	rm -rf .build build
