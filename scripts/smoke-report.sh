@@ -27,5 +27,5 @@ nfig=$(ls "$work/figures"/*.svg 2>/dev/null | wc -l)
 # A second run with nothing changed reuses every experiment.
 start=$(date +%s)
 out=$("$bin" report --profile smoke --root "$work" 2>&1)
-grep -q " 0 computed" <<<"$out" || { echo "$out" | tail -20; fail "the second run recomputed experiments"; }
+grep -q "^0 computed" <<<"$out" || { echo "$out" | tail -20; fail "the second run recomputed experiments"; }
 echo "smoke report: rerun with nothing changed took $(( $(date +%s) - start )) s; $pages pages, $nfig figures"
