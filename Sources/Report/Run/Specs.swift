@@ -39,7 +39,7 @@ public indirect enum DataRef: Codable, Sendable, Hashable {
         case .fashionMNISTClasses(let c, let s): "fashion-mnist-classes-\(c.map(String.init).joined(separator: "-"))-\(s.rawValue)"
         case .tabular(let name, let c, let s): "tabular-\(name)-\(c)-\(s.rawValue)"
         case .features(let cls, let of, let normalize, let pca):
-            "features-\(cls)-\(of.key)\(normalize ? "" : "-raw")\(pca.map { "-pca\($0)" } ?? "")"
+            "features-\(cls)-\(of.key)\(pca.map { "-pca\($0)" } ?? "")\(normalize ? "" : "-raw")"
         }
     }
 
@@ -169,7 +169,7 @@ public enum DetectorKind: Codable, Sendable, Hashable {
     public var defaultKey: String {
         switch self {
         case .likelihood(let f): f
-        case .typicality(let f): "typicality-\(f)"
+        case .typicality: "typicality"
         case .msp: "msp"
         case .odin: "odin"
         case .energy: "energy"
@@ -191,7 +191,15 @@ public enum DetectorKind: Codable, Sendable, Hashable {
         case .react: "ReAct"
         case .mahalanobis: "Mahalanobis"
         case .knn: "KNN"
-        case .lde: "LDE"
+        case let .lde(_, flow, epochs, normalize, pca):
+            "LDE" + {
+                var details: [String] = []
+                if case .glowLatent = flow {} else { details.append(flow.displayName) }
+                if !normalize { details.append("raw") }
+                if let pca { details.append("PCA \(pca)") }
+                if epochs != 1 { details.append("\(epochs) epochs") }
+                return details.isEmpty ? "" : " (" + details.joined(separator: ", ") + ")"
+            }()
         }
     }
 }
