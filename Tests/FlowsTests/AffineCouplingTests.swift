@@ -6,11 +6,7 @@ import TestSupport
 
 @Suite struct AffineCouplingTests {
     func coupling(channels c: Int, mask: Mask, seed: UInt64) -> AffineCoupling {
-        let (cin, cout): (Int, Int)
-        switch mask {
-        case .checkerboard: (cin, cout) = (c, 2 * c)
-        case .channel: (cin, cout) = (c / 2, c)
-        }
+        let (cin, cout) = mask.isSpatial ? (c, 2 * c) : (c / 2, c)
         let layer = AffineCoupling(channels: c, mask: mask, network: randomisedST(cin: cin, cout: cout, seed: seed),
                                    dtype: .float64)
         layer.scale.assign(uniform(layer.scale.shape, 0.5, 1.5, seed: seed &+ 3))
