@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import Tensor
+import NN
+import Flows
+import TestSupport
+
+@Suite struct GlowTests {
+    /// Replaces every coupling's zero-initialised output conv with N(0, std²) values, each
+    /// coupling `scale` with values in [0.5, 1.5], so s and t are non-zero.
+    func randomise(_ model: Glow, std: Double, seed: UInt64) {
+        for (k, step) in model.steps.joined().enumerated() {
+            let net = step.coupling.network as! GlowSTNet
+            let s = seed &+ UInt64(10 * k)
+            net.outputConv.weight.assign(normal(net.outputConv.weight.shape, scale: std, seed: s))
+            net.outputConv.bias!.assign(normal(net.outputConv.bias!.shape, scale: std, seed: s &+ 1))
+            step.coupling.scale.assign(uniform(step.coupling.scale.shape, 0.5, 1.5, seed: s &+ 2))
+        }
+    }
+
+    /// A small Glow (2 levels, 2 steps, hidden 8) with random couplings whose ActNorms were
+    /// initialised from one training batch.
+    func smallModel(height: Int = 8, width: Int = 8, lu: Bool, dtype: DType, seed: UInt64) -> Glow {
+        let model = Glow(config: GlowConfig(channels: 1, height: height, width: width, levels: 2, depth: 2, hidden: 8,
+                                            lu: lu, seed: seed),
+                         dequantization: .none, dtype: dtype)
+        randomise(model, std: 0.3, seed: seed &+ 100)
+        var rng = SeededGenerator(seed: seed &+ 200)
+        _ = model.forward(Tensor.uniform([4, 1, height, width], lo: 0, hi: 1, dtype: dtype, using: &rng))
+        return model
+    }
+
+    @Test func configRoundTripsThroughJSON() throws {
+        let config = GlowConfig(channels: 3, height: 16, width: 8, levels: 3, depth: 4, hidden: 32, lu: false, seed: 5)
+        let decoded = try JSONDecoder().decode(GlowConfig.self, from: JSONEncoder().encode(config))
+        #expect(decoded == config)
+        #expect(GlowConfig() == GlowConfig(channels: 1, height: 28, width: 28, levels: 2, depth: 8, hidden: 64, lu: true,
+                                           seed: 0))
+    }
+
+    @Test(arguments: [
+        GlowConfig(channels: 1, height: 28, width: 28),
+        GlowConfig(channels: 1, height: 28, width: 28, lu: false),
+        GlowConfig(channels: 3, height: 8, width: 8, levels: 3, depth: 2, hidden: 16),
+        GlowConfig(channels: 2, height: 4, width: 12, levels: 1, depth: 3, hidden: 5, lu: false),
+    ])
+    func parameterCountFormulaMatchesTheModel(config: GlowConfig) {
+        #expect(Glow(config: config).parameterCount == config.parameterCount)
+    }
+
+    @Test func defaultParameterCountByHand() {
+        // Worked by hand from the formula for 1×28×28, L = 2, K = 8, h = 64, LU:
+        // level 0, c = 4:  8·(2·4 + (2·16 + 4) + 2 + (9·2·64 + 64 + 4096 + 64 + 9·64·4 + 4)) = 8·7,730 = 61,840
+        // level 1, c = 8:  8·(2·8 + (2·64 + 8) + 4 + (9·4·64 + 64 + 4096 + 64 + 9·64·8 + 8)) = 8·11,300 = 90,400
+        #expect(GlowConfig().parameterCount == 152_240)
+    }
+
+    @Test func parameterNamesAreReadableAndTheActNormFlagIsABuffer() {
+        let model = Glow(config: GlowConfig(height: 4, width: 4, levels: 2, depth: 2, hidden: 4), dtype: .float64)
+        let names = model.namedParameters().map(\.0)
+        for name in ["level0.step0.actnorm.bias", "level0.step0.actnorm.logs", "level0.step1.actnorm.initialized",
+                     "level1.step1.invconv.lower", "level1.step1.invconv.log_abs_scale", "level0.step0.coupling.scale",
+                     "level0.step0.coupling.st.conv1.weight", "level1.step0.coupling.st.conv3.bias"] {
+            #expect(names.contains(name), "missing \(name)")
+        }
+        let flag = model.namedParameters().first { $0.0 == "level1.step1.actnorm.initialized" }!.1
+        #expect(!flag.isTrainable && flag.value.item == 0)
+        model.setTraining(true)
+        _ = model.forward(uniform([2, 1, 4, 4], 0, 1, seed: 1))
+        #expect(flag.value.item == 1)
+    }
+
+    @Test func latentLayout() {
+        let model = Glow(config: GlowConfig(channels: 1, height: 8, width: 8, levels: 3, depth: 1, hidden: 4),
+                         dequantization: .none, dtype: .float64)
+        // z_0: (2, 4, 4) = 32, z_1: (4, 2, 2) = 16, final h: (16, 1, 1) = 16; D/2, D/4, D/4.
+        #expect(model.latentShapes == [[2, 4, 4], [4, 2, 2], [16, 1, 1]])
+        model.setTraining(false)
+        let (z, logDet) = model.forward(uniform([3, 1, 8, 8], 0, 1, seed: 2))
+        #expect(z.shape == [3, 64] && logDet.shape == [3])
+    }
+
+    @Test func freshModelInEvaluationIsVolumePreserving() {
+        // ActNorm uninitialised (identity), orthogonal 1×1 convs (|det| = 1), zero-init couplings:
+        // the body's log|det| is 0 up to rounding.
+        let model = Glow(config: GlowConfig(height: 8, width: 8, levels: 2, depth: 3, hidden: 4, seed: 3),
+                         dequantization: .none, dtype: .float64)
+        model.setTraining(false)
+        let body = model.forwardBody(normal([2, 1, 8, 8], seed: 4))
+        expectClose(body.logDet.doubles, [0, 0], tolerance: 1e-10, "fresh body log|det|")
+    }
+
+    @Test(arguments: [true, false])
+    func invertibleInDouble(lu: Bool) {
+        let model = smallModel(lu: lu, dtype: .float64, seed: 10)
+        let x = uniform([3, 1, 8, 8], 0, 1, seed: 11)
+        let (z, _) = model.forward(x)
+        // The body is not the identity: z differs from the pure reshaping of h by O(1).
+        let h = model.preprocessing.forward(x).z
+        #expect(zip(z.doubles, h.doubles).contains { abs($0 - $1) > 0.1 })
+        expectClose(model.inverse(z), x.doubles.map { $0 * 255 / 256 }, tolerance: 1e-10, "inverse(forward(x))")
+    }
+
+    @Test(arguments: [true, false])
+    func invertibleInFloat(lu: Bool) {
+        let model = smallModel(lu: lu, dtype: .float32, seed: 20)
+        let x = uniform([3, 1, 8, 8], 0, 1, seed: 21).cast(to: .float32)
+        let (z, _) = model.forward(x)
+        expectClose(model.inverse(z), x.doubles.map { $0 * 255 / 256 }, tolerance: 1e-4, "inverse(forward(x))")
+    }
+
+    @Test(arguments: [(true, 8), (false, 8), (true, 4)])
+    func logDetMatchesBruteForceJacobian(lu: Bool, size: Int) {
+        let model = smallModel(height: size, width: size, lu: lu, dtype: .float64, seed: 30)
+        let h = normal([1, 1, size, size], seed: 31)
+        let body = model.forwardBody(h)
+        #expect(abs(body.logDet.item) > 0.1, "the steps contribute: body log|det| \(body.logDet.item)")
+        let brute = bruteForceLogAbsDet(h) { model.forwardBody($0).z }
+        expectClose(body.logDet.doubles, [brute], tolerance: 1e-9, relativeTolerance: 1e-9, "body log|det|")
+        // The whole model: log|det| of v ↦ z, so the Jacobian in x adds D·log(255/256).
+        let d = Double(size * size)
+        let x = uniform([1, 1, size, size], 0, 1, seed: 32)
+        let full = model.forward(x).logDet.item
+        let bruteX = bruteForceLogAbsDet(x) { model.forward($0).z }
+        expectClose([full + d * Foundation.log(255.0 / 256.0)], [bruteX], tolerance: 1e-8, relativeTolerance: 1e-9,
+                    "full log|det|")
+    }
+
+    @Test func trainingStepReducesTheLoss() {
+        // A few Adam steps on a fixed batch must lower the NLL: the gradients reach the parameters.
+        let model = Glow(config: GlowConfig(height: 4, width: 4, levels: 2, depth: 2, hidden: 8, seed: 40),
+                         dequantization: .none)
+        let x = uniform([8, 1, 4, 4], 0, 1, seed: 41).cast(to: .float32)
+        let optimizer = Adam(model.trainableParameters, learningRate: 1e-2)
+        func loss() -> Tensor { -model.logLikelihood(of: x).mean() }
+        var first = 0.0, last = 0.0
+        for i in 0..<10 {
+            model.zeroGrad()
+            let l = loss()
+            l.backward()
+            optimizer.step()
+            if i == 0 { first = l.item }
+            last = l.item
+        }
+        #expect(last < first - 0.1, "NLL \(first) → \(last)")
+    }
+}
