@@ -33,9 +33,7 @@ public enum Checkpoint {
             try Safetensors.write(optimizer.stateTensors(), metadata: [:], to: directory.appendingPathComponent(optimizerFile))
         }
         try Safetensors.write(tensors, metadata: metadata, to: directory.appendingPathComponent(modelFile))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try writeAtomically(try encoder.encode(config), to: directory.appendingPathComponent(configFile))
+        try JSONFile.write(config, to: directory.appendingPathComponent(configFile))
     }
 
     /// Loads parameters and buffers into `module`; every name and shape must match.
@@ -77,19 +75,10 @@ public enum Checkpoint {
     }
 
     /// Decodes the configuration saved beside the model.
+    /// - Throws: `CheckpointError` naming config.json and the dotted field path at fault.
     public static func readConfig<C: Decodable>(_ type: C.Type, from directory: URL) throws -> C {
-        let url = directory.appendingPathComponent(configFile)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw CheckpointError(path: url.path, field: "file", problem: "cannot read")
-        }
-        do { return try JSONDecoder().decode(C.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
-            throw CheckpointError(path: url.path, field: (ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."), problem: "missing")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw CheckpointError(path: url.path, field: ctx.codingPath.map(\.stringValue).joined(separator: "."), problem: ctx.debugDescription)
-        } catch let DecodingError.valueNotFound(_, ctx) {
-            throw CheckpointError(path: url.path, field: ctx.codingPath.map(\.stringValue).joined(separator: "."), problem: ctx.debugDescription)
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw CheckpointError(path: url.path, field: ctx.codingPath.map(\.stringValue).joined(separator: ".").isEmpty ? "json" : ctx.codingPath.map(\.stringValue).joined(separator: "."), problem: ctx.debugDescription)
+        do { return try JSONFile.read(C.self, from: directory.appendingPathComponent(configFile)) } catch let e as JSONFileError {
+            throw CheckpointError(path: e.path, field: e.field, problem: e.problem)
         }
     }
 }
