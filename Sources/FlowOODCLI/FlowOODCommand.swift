@@ -13,7 +13,7 @@ public struct FlowOODCommand: ParsableCommand {
         and FLOWOOD_DATA to point at a data directory.
         """,
         version: "0.1.0",
-        subcommands: [TrainClassifier.self, Bench.self, Info.self, Report.self, Gallery.self]
+        subcommands: [TrainClassifier.self, Evaluate.self, Bench.self, Info.self, Report.self, Gallery.self]
     )
 
     public init() {}
