@@ -13,7 +13,7 @@ public struct FlowOODCommand: ParsableCommand {
         and FLOWOOD_DATA to point at a data directory.
         """,
         version: "0.1.0",
-        subcommands: [TrainClassifier.self, TrainFlow.self, ScoreFlow.self, Bench.self, Info.self, Report.self, Gallery.self]
+        subcommands: [TrainClassifier.self, TrainFlow.self, ScoreFlow.self, Evaluate.self, Bench.self, Info.self, Report.self, Gallery.self]
     )
 
     public init() {}

@@ -23,7 +23,7 @@ struct TrainClassifier: ParsableCommand {
     @Option(help: "Output directory for the checkpoint.")
     var out: String = "runs/cnn-fmnist"
 
-    @Option(help: "Architecture: \(ClassifierArchitecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Architecture: cnn-fmnist, or resnet-<width> (a small ResNet with 4·width features; resnet = resnet-32).")
     var architecture: String = ClassifierArchitecture.cnnFMNIST.rawValue
 
     @Option(help: "Number of epochs.")
@@ -47,6 +47,9 @@ struct TrainClassifier: ParsableCommand {
     @Option(help: "Use only the first N training images (0 = all 60,000).")
     var trainLimit: Int = 0
 
+    @Flag(help: "Augment training images: random shifts of up to 2 pixels and horizontal flips.")
+    var augment = false
+
     @Flag(help: "Ignore an existing run in --out and start again.")
     var restart = false
 
@@ -55,7 +58,7 @@ struct TrainClassifier: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
         guard ClassifierArchitecture(rawValue: architecture) != nil else {
-            throw ValidationError("unknown --architecture '\(architecture)'; choose one of \(ClassifierArchitecture.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError("unknown --architecture '\(architecture)'; choose cnn-fmnist or resnet-<width> (e.g. \(ClassifierArchitecture.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
     }
 
@@ -72,6 +75,7 @@ struct TrainClassifier: ParsableCommand {
             options.cosineSchedule = cosine
             options.seed = seed
             options.trainLimit = trainLimit
+            options.augment = augment
             let config = ClassifierConfig(architecture: ClassifierArchitecture(rawValue: architecture)!, seed: seed)
             let trainer = ClassifierTrainer(config: config, options: options, directory: URL(fileURLWithPath: out))
             FileHandle.standardError.write(Data("training \(architecture) (\(Classifier(config).parameterCount) parameters) on \(trainLimit > 0 ? trainLimit : train.count) images, \(Engine.threads) threads\n".utf8))

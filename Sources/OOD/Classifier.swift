@@ -3,10 +3,52 @@ import Tensor
 import NN
 
 /// Architectures of image classifiers whose penultimate features feed the OOD detectors.
-public enum ClassifierArchitecture: String, Codable, Sendable, CaseIterable {
+///
+/// Named by `rawValue` (`cnn-fmnist`, `resnet-32`, …) on the command line and in `config.json`.
+public enum ClassifierArchitecture: Hashable, Sendable, Codable, RawRepresentable {
     /// `cnn-fmnist` of shared/bench/reference/RESULTS.md (93,962 parameters):
     /// Conv(1→32,3) ReLU Conv(32→64,3) ReLU MaxPool(2) Conv(64→128,3) ReLU GAP Linear(128→10).
-    case cnnFMNIST = "cnn-fmnist"
+    case cnnFMNIST
+    /// `resnet-<width>`: `ResNetBackbone` of that width (4·width features) and a linear head.
+    case resnet(width: Int)
+
+    /// The default ResNet width (`resnet` alone means `resnet-32`).
+    public static let defaultResNetWidth = 32
+
+    /// One of each kind, for help texts.
+    public static let allCases: [ClassifierArchitecture] = [.cnnFMNIST, .resnet(width: defaultResNetWidth)]
+
+    /// Parses `cnn-fmnist`, `resnet` (width 32) or `resnet-<width>` (width ≥ 1).
+    public init?(rawValue: String) {
+        if rawValue == "cnn-fmnist" { self = .cnnFMNIST; return }
+        if rawValue == "resnet" { self = .resnet(width: Self.defaultResNetWidth); return }
+        if rawValue.hasPrefix("resnet-"), let w = Int(rawValue.dropFirst("resnet-".count)), w >= 1, w <= 1024 {
+            self = .resnet(width: w)
+            return
+        }
+        return nil
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .cnnFMNIST: "cnn-fmnist"
+        case .resnet(let width): "resnet-\(width)"
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let value = Self(rawValue: name) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "unknown architecture '\(name)'; expected cnn-fmnist or resnet-<width>"))
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
 }
 
 /// The configuration saved beside a classifier checkpoint.
@@ -34,6 +76,9 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
 
 /// A convolutional classifier split into a feature extractor and a linear head, so the
 /// penultimate features (the LDE paper's "latent representations") are directly available.
+///
+/// Call `setTraining(false)` before extracting features or scoring: the ResNet backbone's
+/// BatchNorm layers use batch statistics in training mode.
 public final class Classifier: Module {
     public let config: ClassifierConfig
     public let backbone: Sequential
@@ -53,6 +98,9 @@ public final class Classifier: Module {
                 Function.globalAvgPool2d,
             ])
             head = Linear(128, config.classes, using: &rng)
+        case .resnet(let width):
+            backbone = ResNetBackbone.make(inputChannels: config.inputChannels, width: width, using: &rng)
+            head = Linear(4 * width, config.classes, using: &rng)
         }
     }
 

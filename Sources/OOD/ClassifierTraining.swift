@@ -13,7 +13,28 @@ public struct ClassifierTrainingOptions: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Use only the first N training images (0 = all), for quick runs.
     public var trainLimit = 0
+    /// Training-time augmentation: each image is shifted by a random (dx, dy) ∈ {−2, …, 2}²
+    /// (zero fill) and flipped horizontally with probability ½ (`LabeledImages.augmentedTensor`),
+    /// drawn from the epoch's seeded generator.
+    public var augment = false
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case epochs, batchSize, learningRate, cosineSchedule, weightDecay, seed, trainLimit, augment
+    }
+
+    /// Decodes options saved by any version: fields added later (`augment`) take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        cosineSchedule = try c.decode(Bool.self, forKey: .cosineSchedule)
+        weightDecay = try c.decode(Double.self, forKey: .weightDecay)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        trainLimit = try c.decode(Int.self, forKey: .trainLimit)
+        augment = try c.decodeIfPresent(Bool.self, forKey: .augment) ?? false
+    }
 }
 
 /// What a classifier run saves in `state.json` beside its checkpoint (for resuming).
@@ -46,7 +67,8 @@ public enum ClassifierTrainingError: Error, CustomStringConvertible {
 
 /// Trains a classifier with Adam on labelled images, evaluating test accuracy after every
 /// epoch and checkpointing (model, optimiser, state) so an interrupted run resumes at the last
-/// finished epoch.
+/// finished epoch. Each epoch's shuffle and augmentation draws come from a generator seeded by
+/// (seed, epoch), so a resumed run sees the same batches.
 public struct ClassifierTrainer {
     public let config: ClassifierConfig
     public let options: ClassifierTrainingOptions
@@ -100,7 +122,7 @@ public struct ClassifierTrainer {
                     let t = Double((epoch - 1) * stepsPerEpoch + s) / Double(Swift.max(totalSteps, 1))
                     opt.learningRate = options.learningRate * 0.5 * (1 + cos(Double.pi * t))
                 }
-                let x = train.tensor(indices: idx)
+                let x = options.augment ? train.augmentedTensor(indices: idx, using: &rng) : train.tensor(indices: idx)
                 let labels = idx.map { Int(train.labels[$0]) }
                 let loss = model.logits(x).crossEntropy(labels: labels)
                 let lv = loss.item
