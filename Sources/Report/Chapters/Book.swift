@@ -80,6 +80,9 @@ public struct Book: Sendable {
                 case .markdown(let markdown, let line):
                     prose.scan(markdown, file: file, firstLine: line, headings: true)
                     chapter.segments.append(.markdown(markdown, line: line))
+                case .invalid(let text, _):
+                    if let id = Self.idText(in: text) { brokenIDs.insert(id) }
+                    if text.hasPrefix("@Title(") { titleAttempted = true }
                 case .directive(let raw):
                     if raw.name == "Title" { titleAttempted = true }
                     if let body = raw.body, let at = raw.bodyLocation {
@@ -122,7 +125,16 @@ public struct Book: Sendable {
     /// The `id: "..."` of a directive whose arguments did not parse, to avoid reporting
     /// references to it as unknown.
     private static func idText(in arguments: String) -> String? {
-        guard let range = arguments.range(of: "id:") else { return nil }
+        var search = arguments.startIndex..<arguments.endIndex
+        var found: Range<String.Index>?
+        while let range = arguments.range(of: "id:", range: search) {
+            if range.lowerBound == arguments.startIndex || !arguments[arguments.index(before: range.lowerBound)].isLetter {
+                found = range
+                break
+            }
+            search = range.upperBound..<arguments.endIndex
+        }
+        guard let range = found else { return nil }
         let rest = arguments[range.upperBound...].drop { $0 == " " }
         guard rest.first == "\"" else { return nil }
         let body = rest.dropFirst().prefix { $0 != "\"" }

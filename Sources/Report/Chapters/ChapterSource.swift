@@ -44,6 +44,8 @@ public struct ChapterSource: Sendable {
         /// of blank lines are dropped.
         case markdown(String, line: Int)
         case directive(RawDirective)
+        /// The lines of a directive that could not be delimited (reported in the diagnostics).
+        case invalid(String, line: Int)
     }
 
     /// The file as written in diagnostics, e.g. "chapters/02-failure.md".
@@ -107,7 +109,11 @@ private struct Splitter {
             }
             if fence == nil, let name = Self.directiveName(in: line) {
                 flushMarkdown()
-                index = directive(named: name, at: index)
+                let start = index
+                index = directive(named: name, at: start)
+                if case .directive(let raw)? = segments.last, raw.location.line == start + 1 { continue }
+                segments.append(.invalid((start..<index).map { String(String.UnicodeScalarView(lines[$0])) }
+                    .joined(separator: "\n"), line: start + 1))
                 continue
             }
             if fence == nil, let name = Self.bareDirectiveName(in: line) {
@@ -167,8 +173,9 @@ private struct Splitter {
         return (marker, end - start, isBare)
     }
 
-    /// Delimits the directive whose `@` starts line `start`; returns the index of the first line
-    /// after it (after its body, or after the skipped lines when it cannot be delimited).
+    /// Delimits the directive whose `@` starts line `start` and appends it to `segments`; returns
+    /// the index of the first line after it (after its body, or after the skipped lines when it
+    /// cannot be delimited: then nothing is appended).
     mutating func directive(named name: String, at start: Int) -> Int {
         let at = location(start, 0)
         var stack: [(bracket: Unicode.Scalar, line: Int, column: Int)] = []

@@ -64,13 +64,17 @@ struct Validator {
         let positional = parameters.indices.filter { parameters[$0].label == nil }
         var nextPositional = 0
         var ok = true
+        // Labels suggested for misspelled ones are not reported missing as well.
+        var suggested: Set<String> = []
         for argument in arguments {
             if let label = argument.label {
                 guard let index = parameters.firstIndex(where: { $0.label == label }) else {
                     let labels = parameters.compactMap(\.label)
                     var diagnostic = Diagnostic("unknown argument '\(label)' for \(owner)", at: argument.location,
                                                 suggesting: label, from: labels)
-                    if diagnostic.notes.isEmpty {
+                    if let match = closestMatch(to: label, in: labels) {
+                        suggested.insert(match)
+                    } else {
                         diagnostic.notes.append(.init(Self.takes(owner, parameters)))
                     }
                     diagnostics.append(diagnostic)
@@ -99,15 +103,27 @@ struct Validator {
         }
 
         var result: [Value.Argument] = []
+        var missing: [Parameter] = []
         for (index, parameter) in parameters.enumerated() {
             let context = caseName.map { "'\(parameter.name)' of '.\($0)'" } ?? "'\(parameter.name)'"
             let value: Value?
             if let argument = given[index] {
                 value = check(argument.value, as: parameter.type, context: context)
+            } else if !parameter.isOptional {
+                if !suggested.contains(parameter.name) { missing.append(parameter) }
+                value = nil
             } else {
-                value = defaultValue(of: parameter, owner: owner, context: context, at: location)
+                value = defaultValue(of: parameter, context: context, at: location)
             }
             if let value { result.append(Value.Argument(name: parameter.name, value: value)) } else { ok = false }
+        }
+        if !missing.isEmpty {
+            let items = missing.map { parameter in
+                parameter.label == nil ? "'\(parameter.name): \(parameter.type.shortDescription)' (unlabelled)"
+                    : "'\(parameter.signature)'"
+            }
+            let list = items.count == 1 ? items[0] : items.dropLast().joined(separator: ", ") + " and " + items.last!
+            error("missing argument\(items.count == 1 ? "" : "s") \(list) for \(owner)", at: location)
         }
         return ok ? result : nil
     }
@@ -118,17 +134,12 @@ struct Validator {
             : "\(owner) takes: " + parameters.map(\.signature).joined(separator: ", ")
     }
 
-    private mutating func defaultValue(of parameter: Parameter, owner: String, context: String,
-                                       at location: SourceLocation) -> Value? {
+    /// The default of an omitted optional parameter (nil for an optional without one).
+    private mutating func defaultValue(of parameter: Parameter, context: String, at location: SourceLocation) -> Value? {
         let text: String
         switch parameter.defaultValue {
         case .required:
-            if case .optional = parameter.type { return Value(.null, at: location, isDefault: true) }
-            let what = parameter.label == nil
-                ? "missing positional argument '\(parameter.name)' (\(parameter.type.shortDescription)) for \(owner)"
-                : "missing argument '\(parameter.signature)' for \(owner)"
-            error(what, at: location)
-            return nil
+            return Value(.null, at: location, isDefault: true)
         case .value(let written):
             text = written
         case .byDirective(let table, let otherwise):
