@@ -58,6 +58,28 @@ import Testing
         #expect(items.map(\.location) == [at(3, 11)])
     }
 
+    /// The messages (with columns) of a one-line directive that does not parse.
+    func problems(_ line: String) -> [String] {
+        let (segments, split) = ChapterSource(file: "chapters/t.md", text: line + "\n").split()
+        guard case .directive(let raw)? = segments.first else { return split.map(\.message) }
+        let (parsed, diagnostics) = DirectiveParser.parse(raw)
+        #expect(parsed == nil)
+        return diagnostics.map { "\($0.location.column): \($0.message)" }
+    }
+
+    @Test func syntaxErrors() {
+        #expect(problems("@X(id \"x\")") == ["7: unexpected '\"x\"'"])
+        #expect(problems("@X(id: )") == ["4: missing value after 'id:'"])
+        #expect(problems("@X(m: .realNVP(scales: ))") == ["16: missing value after 'scales:'"])
+        #expect(problems("@X(a: [1 2])") == ["10: expected ','"])
+        #expect(problems("@X(id: \"\\q\")") == ["9: invalid escape sequence in a string literal (use \\\\ for a backslash)"])
+        #expect(problems("@X(id: “curly”)") == ["8: curly quote: strings in directives use straight quotes \"...\""])
+        #expect(problems("@X(n: 99999999999999999999)") == ["7: integer literal '99999999999999999999' does not fit in an Int"])
+        #expect(problems("@X(n: -.adam, m: !true)") == [
+            "7: unary minus applies only to numbers", "18: operator '!' is not allowed in directive arguments",
+        ])
+    }
+
     @Test func rejectsMemberAccessOnATypeAndClosures() {
         let (segments, _) = ChapterSource(file: "chapters/t.md", text: "@X(o: Optimizer.adam, f: .g { 1 })\n").split()
         guard case .directive(let raw)? = segments.first else {

@@ -97,6 +97,7 @@ private struct Converter {
 
     mutating func directive() -> [DirectiveArgument]? {
         guard let expression = expression() else { return nil }
+        if let reference = expression.as(DeclReferenceExprSyntax.self), missingValue(reference) { return nil }
         guard let call = expression.as(FunctionCallExprSyntax.self),
               call.calledExpression.is(DeclReferenceExprSyntax.self) else {
             error("expected a directive call '@Name(...)'", at: expression)
@@ -230,7 +231,15 @@ private struct Converter {
     }
 
     /// The name of `.name`; a member access on a base (`Optimizer.adam`) is an error.
+    /// `f(label: )` parses as the function reference `f(label:)`: reports the missing value.
+    mutating func missingValue(_ reference: DeclReferenceExprSyntax) -> Bool {
+        guard let label = reference.argumentNames?.arguments.first else { return false }
+        error("missing value after '\(label.trimmedDescription)'", at: label)
+        return true
+    }
+
     mutating func caseName(_ member: MemberAccessExprSyntax) -> String? {
+        if missingValue(member.declName) { return nil }
         if let base = member.base {
             error("write enum cases without a type name: '.\(member.declName.baseName.text)' instead of '\(member.trimmedDescription)'",
                   at: base)
@@ -256,8 +265,8 @@ private final class FirstSyntaxError: SyntaxAnyVisitor {
             if token.presence == .missing {
                 found = (token.positionAfterSkippingLeadingTrivia.utf8Offset,
                          token.text.isEmpty ? "expected a value" : "expected '\(token.text)'")
-            } else if token.tokenDiagnostic != nil {
-                found = (token.positionAfterSkippingLeadingTrivia.utf8Offset, "malformed '\(token.text)'")
+            } else if let diagnostic = token.tokenDiagnostic, let message = Self.message(for: diagnostic.kind, token) {
+                found = (token.position.utf8Offset + Int(diagnostic.byteOffset), message)
             }
             return .skipChildren
         }
@@ -266,5 +275,19 @@ private final class FirstSyntaxError: SyntaxAnyVisitor {
             return .skipChildren
         }
         return .visitChildren
+    }
+
+    /// A readable message for a lexer error; nil for the lexer's warnings.
+    static func message(for kind: TokenDiagnostic.Kind, _ token: TokenSyntax) -> String? {
+        switch kind {
+        case .nonBreakingSpace, .nulCharacter, .extraneousLeadingWhitespaceWarning, .extraneousTrailingWhitespaceWarning:
+            return nil
+        case .invalidEscapeSequenceInStringLiteral:
+            return "invalid escape sequence in a string literal (use \\\\ for a backslash)"
+        case .unicodeCurlyQuote:
+            return "curly quote: strings in directives use straight quotes \"...\""
+        default:
+            return "malformed '\(token.text)'"
+        }
     }
 }
