@@ -1,0 +1,44 @@
+/// One problem found while preparing a document for rendering (bad math, an unknown reference
+/// or citation), with the chapter location when it is known.
+public struct RenderDiagnostic: Sendable, Hashable, CustomStringConvertible {
+    /// Where the problem is; nil for text without a source position (e.g. the abstract).
+    public var location: SourceLocation?
+    /// What is wrong.
+    public var message: String
+
+    public init(location: SourceLocation?, message: String) {
+        self.location = location
+        self.message = message
+    }
+
+    /// `chapters/02-failure.md:41:23: error: unknown command \foo`.
+    public var description: String {
+        if let location { return "\(location): error: \(message)" }
+        return "error: \(message)"
+    }
+}
+
+/// Why a report could not be rendered or written.
+public enum RenderError: Error, Sendable, CustomStringConvertible {
+    /// Problems in the document's Markdown, all of them, in reading order.
+    case invalidDocument([RenderDiagnostic])
+    /// A figure could not be drawn or its file could not be used.
+    case figure(id: String, reason: String)
+    /// Cairo reported an error while producing the PDF.
+    case cairo(String)
+    /// A file or directory could not be written.
+    case write(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidDocument(let diagnostics):
+            diagnostics.map(\.description).joined(separator: "\n")
+        case .figure(let id, let reason):
+            "error: figure \(id): \(reason)"
+        case .cairo(let reason):
+            "error: PDF rendering failed: \(reason)"
+        case .write(let path, let reason):
+            "error: cannot write \(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Plot
+
+/// Writes a rendered report directory: `index.html`, `report.pdf` and `figures/` (the figure
+/// files the HTML shows and links).
+///
+/// The directory is built as a sibling `report.tmp-XXXXXX` and then swapped in with POSIX
+/// renames (the old directory is moved aside, the new one renamed into place, the old one
+/// deleted), so a failure at any point leaves the previous report intact.
+///
+/// ```swift
+/// try ReportWriter.write(document, to: URL(fileURLWithPath: "build/report"),
+///                        projectRoot: URL(fileURLWithPath: "."))
+/// ```
+public enum ReportWriter {
+    /// Renders `document` and replaces the directory at `directory` with the result.
+    ///
+    /// - Parameters:
+    ///   - document: the report.
+    ///   - directory: the report directory to create or replace (e.g. `build/report`).
+    ///   - projectRoot: the directory relative paths in ``FigureBlock/files`` are resolved against.
+    ///   - paper: the PDF's paper size.
+    /// - Throws: ``RenderError`` (invalid document, unreadable or clashing figure files, write failures).
+    public static func write(_ document: ReportDocument, to directory: URL, projectRoot: URL,
+                             paper: PaperSize = .a4) throws {
+        let book = try Book(document)
+        let html = HTMLRenderer().render(book)
+        let pdf = try PDFRenderer(paper: paper).render(book)
+        let assets = try figureAssets(book: book, projectRoot: projectRoot)
+
+        let parent = directory.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        } catch {
+            throw RenderError.write(path: parent.path, reason: error.localizedDescription)
+        }
+        let temporary = try makeTemporaryDirectory(in: parent, prefix: directory.lastPathComponent + ".tmp-")
+        do {
+            try write(Data(html.utf8), to: temporary.appendingPathComponent("index.html"))
+            try write(pdf, to: temporary.appendingPathComponent("report.pdf"))
+            let figures = temporary.appendingPathComponent("figures")
+            try createDirectory(figures)
+            for asset in assets {
+                let target = figures.appendingPathComponent(asset.name)
+                switch asset.source {
+                case .file(let url):
+                    do {
+                        try FileManager.default.copyItem(at: url, to: target)
+                    } catch {
+                        throw RenderError.figure(id: asset.figureID, reason: "cannot copy \(url.path): \(error.localizedDescription)")
+                    }
+                case .generated(let figure):
+                    let data: Data
+                    do {
+                        data = try figure.svgData()
+                    } catch {
+                        throw RenderError.figure(id: asset.figureID, reason: "\(error)")
+                    }
+                    try write(data, to: target)
+                }
+            }
+            try swapIn(temporary, at: directory)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    // MARK: - Figures
+
+    struct Asset {
+        enum Source {
+            case file(URL)
+            case generated(Figure)
+        }
+        var figureID: String
+        /// File name under `figures/`.
+        var name: String
+        var source: Source
+    }
+
+    /// Every file to put under `figures/`: each figure's files (absolute or project-relative
+    /// paths, by basename) and an SVG drawn here for figures that came without SVG or PNG.
+    static func figureAssets(book: Book, projectRoot: URL) throws -> [Asset] {
+        var assets: [Asset] = []
+        var owners: [String: (figure: String, path: String)] = [:]
+        for chapter in book.chapters {
+            for case .figure(let item) in chapter.items {
+                let figure = item.block
+                for ext in figure.files.keys.sorted() {
+                    let path = figure.files[ext]!
+                    let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+                        : projectRoot.appendingPathComponent(path)
+                    let name = FigureAssets.basename(path)
+                    if let owner = owners[name] {
+                        if owner.path == path { continue }
+                        throw RenderError.figure(id: figure.id, reason: "file name \(name) of \(path) clashes with \(owner.path) of \(owner.figure) in figures/")
+                    }
+                    guard FileManager.default.isReadableFile(atPath: url.path) else {
+                        throw RenderError.figure(id: figure.id, reason: "\(ext) file \(url.path) does not exist or is not readable")
+                    }
+                    owners[name] = (figure.id, path)
+                    assets.append(Asset(figureID: figure.id, name: name, source: .file(url)))
+                }
+                if FigureAssets.needsGeneratedSVG(figure) {
+                    let name = FigureAssets.generatedName(for: figure)
+                    if let owner = owners[name] {
+                        throw RenderError.figure(id: figure.id, reason: "file name \(name) clashes with \(owner.path) of \(owner.figure) in figures/")
+                    }
+                    owners[name] = (figure.id, "(generated)")
+                    assets.append(Asset(figureID: figure.id, name: name, source: .generated(figure.figure)))
+                }
+            }
+        }
+        return assets
+    }
+
+    // MARK: - Files
+
+    private static func write(_ data: Data, to url: URL) throws {
+        do {
+            try data.write(to: url)
+        } catch {
+            throw RenderError.write(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    private static func createDirectory(_ url: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw RenderError.write(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    private static func makeTemporaryDirectory(in parent: URL, prefix: String) throws -> URL {
+        var template = Array(parent.appendingPathComponent(prefix + "XXXXXX").path.utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard let made else {
+            throw RenderError.write(path: parent.path, reason: "cannot create a temporary directory: \(String(cString: strerror(errno)))")
+        }
+        return URL(fileURLWithPath: String(cString: made))
+    }
+
+    /// Moves `temporary` to `target` with renames; an existing `target` is moved aside first
+    /// and deleted only after the new directory is in place (restored if the second rename fails).
+    private static func swapIn(_ temporary: URL, at target: URL) throws {
+        let fileManager = FileManager.default
+        var isDirectory: ObjCBool = false
+        let exists = fileManager.fileExists(atPath: target.path, isDirectory: &isDirectory)
+        if !exists {
+            guard rename(temporary.path, target.path) == 0 else {
+                throw RenderError.write(path: target.path, reason: String(cString: strerror(errno)))
+            }
+            return
+        }
+        let aside = target.deletingLastPathComponent()
+            .appendingPathComponent(".\(target.lastPathComponent).old-\(UUID().uuidString)")
+        guard rename(target.path, aside.path) == 0 else {
+            throw RenderError.write(path: target.path, reason: "cannot move the previous report aside: \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary.path, target.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            _ = rename(aside.path, target.path)
+            throw RenderError.write(path: target.path, reason: reason)
+        }
+        try? fileManager.removeItem(at: aside)
+    }
+}
