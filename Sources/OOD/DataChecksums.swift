@@ -1,4 +1,5 @@
 import Foundation
+import NN
 
 /// A data file whose SHA-256 differs from the published one: a different version, a partial
 /// download or a corrupted copy. Carries both digests and how to get the packaged file.
@@ -69,7 +70,12 @@ final class DigestMemo: @unchecked Sendable {
         let cached = known[key]
         lock.unlock()
         if let cached { return cached }
-        let hex = try SHA256.hash(fileAt: path).hex
+        let hex: String
+        do {
+            hex = try SHA256.hash(fileAt: path).hex
+        } catch {
+            throw DataError(path: path, kind: error.missing ? .missing(hint: nil) : .unreadable(error.reason))
+        }
         lock.lock()
         known[key] = hex
         lock.unlock()

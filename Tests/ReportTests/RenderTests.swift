@@ -288,11 +288,11 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
     }
 }
 
-// MARK: - Book (numbering and references)
+// MARK: - PreparedDocument (numbering and references)
 
-@Suite struct BookTests {
+@Suite struct PreparedDocumentTests {
     @Test func sectionsFiguresAndTablesAreNumberedAcrossTheBook() throws {
-        let book = try Book(try RenderFixture.document())
+        let book = try PreparedDocument(try RenderFixture.document())
         #expect(book.headings.map { $0.number ?? "-" } == ["1", "1.1", "2", "-"])
         #expect(book.label(for: "sec:method") == "Section 1.1")
         #expect(book.label(for: "fig:hist") == "Figure 1")
@@ -310,7 +310,7 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
             "chapters/02-results.md:7:5: error: reference to unknown id 'fig:hits'; did you mean 'fig:hist'?",
             "chapters/02-results.md:7:19: error: reference to unknown id 'sec:nowhere'",
         ]) {
-            _ = try Book(document)
+            _ = try PreparedDocument(document)
         }
     }
 
@@ -318,7 +318,7 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         var document = try RenderFixture.document()
         document.chapters[1].blocks.append(document.chapters[0].blocks[1])
         expectDiagnostics(["error: duplicate id 'fig:hist'"]) {
-            _ = try Book(document)
+            _ = try PreparedDocument(document)
         }
     }
 }

@@ -20,10 +20,10 @@ public struct HTMLRenderer: Sendable {
     ///
     /// - Throws: ``RenderError/invalidDocument(_:)`` for bad math, unknown references or citations.
     public func render(_ document: ReportDocument) throws -> String {
-        render(try Book(document))
+        render(try PreparedDocument(document))
     }
 
-    func render(_ book: Book) -> String {
+    func render(_ book: PreparedDocument) -> String {
         var writer = HTMLWriter(book: book)
         return writer.page()
     }
@@ -56,10 +56,10 @@ enum FigureAssets {
 
 /// Builds the page text.
 private struct HTMLWriter {
-    let book: Book
+    let book: PreparedDocument
     var out = ""
 
-    init(book: Book) {
+    init(book: PreparedDocument) {
         self.book = book
     }
 
@@ -139,7 +139,7 @@ private struct HTMLWriter {
 
     // MARK: - Items
 
-    private mutating func item(_ item: Book.Item) {
+    private mutating func item(_ item: PreparedDocument.Item) {
         switch item {
         case .heading(let heading):
             let tag = "h\(min(heading.level + 1, 6))"
@@ -156,7 +156,7 @@ private struct HTMLWriter {
         }
     }
 
-    private mutating func figureItem(_ item: Book.FigureItem) {
+    private mutating func figureItem(_ item: PreparedDocument.FigureItem) {
         let figure = item.block
         let anchor = book.targets[figure.id]?.anchor ?? figure.id
         let label = "Figure \(item.number)"
@@ -170,7 +170,7 @@ private struct HTMLWriter {
         out += "</figure>\n"
     }
 
-    private mutating func tableItem(_ item: Book.TableItem) {
+    private mutating func tableItem(_ item: PreparedDocument.TableItem) {
         let table = item.block
         let anchor = book.targets[table.id]?.anchor ?? table.id
         out += "<figure class=\"table\" id=\"\(HTML.escape(anchor))\">\n"
@@ -206,7 +206,7 @@ private struct HTMLWriter {
         out += "</figure>\n"
     }
 
-    private mutating func claimItem(_ item: Book.ClaimItem) {
+    private mutating func claimItem(_ item: PreparedDocument.ClaimItem) {
         let claim = item.block
         let status = claim.reproduced ? "reproduced" : "not-reproduced"
         let verdict = claim.reproduced ? "✓ Reproduced" : "✗ Not reproduced"

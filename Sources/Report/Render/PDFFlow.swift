@@ -19,7 +19,7 @@ final class FlowItem {
     /// Place every waiting float before this item (chapter headings).
     var flushFloatsBefore = false
     /// The heading this item shows (outline, running head).
-    var heading: Book.Heading?
+    var heading: PreparedDocument.Heading?
     /// Outline text for ``heading``.
     var outlineTitle = ""
     /// Draws the item with the text block's left edge at x and the item's top at y.
@@ -51,10 +51,10 @@ struct PageGeometry {
     var bodyHeight: Double { height - top - bottom }
 }
 
-/// Builds the vertical list of the PDF from a ``Book``: measures every line, box and float
+/// Builds the vertical list of the PDF from a ``PreparedDocument``: measures every line, box and float
 /// with the same Pango context that later draws them.
 final class PDFFlowBuilder {
-    let book: Book
+    let book: PreparedDocument
     let text: PDFText
     let geometry: PageGeometry
     /// Errors met while drawing figures (reported after the pages are drawn).
@@ -65,7 +65,7 @@ final class PDFFlowBuilder {
     let paragraphIndent = 15.0
     let blockSkip = 6.0
 
-    init(book: Book, text: PDFText, geometry: PageGeometry) {
+    init(book: PreparedDocument, text: PDFText, geometry: PageGeometry) {
         self.book = book
         self.text = text
         self.geometry = geometry
@@ -296,7 +296,7 @@ final class PDFFlowBuilder {
         }
     }
 
-    func heading(_ heading: Book.Heading) -> [FlowItem] {
+    func heading(_ heading: PreparedDocument.Heading) -> [FlowItem] {
         let size = headingSize(heading.level)
         let number = heading.number.map { "\($0)\u{2003}" } ?? ""
         let markup = "<b>\(escapeMarkup(number))\(PangoInlineWriter(book: book, size: size).markup(heading.content))</b>"
@@ -365,7 +365,7 @@ final class PDFFlowBuilder {
         if !book.abstract.isEmpty {
             items.append(.glue(16))
             let title = centred("<b>Abstract</b>", size: 10)
-            title[0].heading = Book.Heading(level: 1, number: nil, content: [.text("Abstract")], anchor: "abstract")
+            title[0].heading = PreparedDocument.Heading(level: 1, number: nil, content: [.text("Abstract")], anchor: "abstract")
             title[0].outlineTitle = "Abstract"
             title.forEach { $0.keepWithNext = true }
             items += title
@@ -378,7 +378,7 @@ final class PDFFlowBuilder {
 
     private func references() -> [FlowItem] {
         guard !book.citedKeys.isEmpty else { return [] }
-        let heading = Book.Heading(level: 1, number: nil, content: [.text("References")], anchor: "references")
+        let heading = PreparedDocument.Heading(level: 1, number: nil, content: [.text("References")], anchor: "references")
         var items = self.heading(heading)
         let size = 10.0
         for (k, key) in book.citedKeys.enumerated() {
@@ -405,7 +405,7 @@ final class PDFFlowBuilder {
         return layout
     }
 
-    private func figure(_ item: Book.FigureItem) throws -> FlowItem {
+    private func figure(_ item: PreparedDocument.FigureItem) throws -> FlowItem {
         let figure = item.block.figure
         do {
             try figure.validate()
@@ -436,7 +436,7 @@ final class PDFFlowBuilder {
         return flowItem
     }
 
-    private func table(_ item: Book.TableItem) -> FlowItem {
+    private func table(_ item: PreparedDocument.TableItem) -> FlowItem {
         let alignments: [ColumnAlignment] = (0..<max(item.header.count, item.rows.map(\.count).max() ?? 0)).map {
             $0 < item.block.numeric.count && item.block.numeric[$0] ? .right : .left
         }
@@ -531,7 +531,7 @@ final class PDFFlowBuilder {
         return item
     }
 
-    private func claim(_ item: Book.ClaimItem) -> FlowItem {
+    private func claim(_ item: PreparedDocument.ClaimItem) -> FlowItem {
         let claim = item.block
         let bar = 4.0
         let pad = 8.0
@@ -585,7 +585,7 @@ final class PDFFlowBuilder {
 
 extension Double {
     func rounded(toPlaces places: Int) -> Double {
-        let factor = pow(10, Double(places))
+        let factor = Foundation.pow(10.0, Double(places))
         return (self * factor).rounded() / factor
     }
 }

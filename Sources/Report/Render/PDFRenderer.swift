@@ -48,13 +48,13 @@ public struct PDFRenderer: Sendable {
     /// - Throws: ``RenderError`` for an invalid document, a figure that cannot be drawn or a
     ///   Cairo failure.
     public func render(_ document: ReportDocument) throws -> Data {
-        try render(try Book(document))
+        try render(try PreparedDocument(document))
     }
 
     /// The creation date written into the PDF: fixed, so identical reports are identical files.
     static let fixedDate = "2000-01-01T00:00:00Z"
 
-    func render(_ book: Book) throws -> Data {
+    func render(_ book: PreparedDocument) throws -> Data {
         let size = paper.points
         let geometry = PageGeometry(width: size.width, height: size.height)
         let sink = PDFSink()
@@ -116,7 +116,7 @@ public struct PDFRenderer: Sendable {
 
 /// Running head and footer.
 private struct PageDecoration {
-    let book: Book
+    let book: PreparedDocument
     let text: PDFText
     let geometry: PageGeometry
 
@@ -167,7 +167,7 @@ private struct OutlineBuilder {
         self.surface = surface
     }
 
-    mutating func add(_ heading: Book.Heading, title: String, page: Int, x: Double, y: Double) {
+    mutating func add(_ heading: PreparedDocument.Heading, title: String, page: Int, x: Double, y: Double) {
         let level = max(1, min(heading.level, 3))
         let parent: Int32 = level > 1 && parents.count >= level - 1 ? parents[level - 2] : Int32(CAIRO_PDF_OUTLINE_ROOT)
         let link = "page=\(page) pos=[\(Int(x)) \(Int(max(0, y - 12)))]"

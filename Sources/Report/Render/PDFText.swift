@@ -175,7 +175,7 @@ final class PDFText {
 
 /// Writes inline Markdown as Pango markup for the PDF.
 struct PangoInlineWriter {
-    let book: Book
+    let book: PreparedDocument
 
     /// `text` in a span that Pango may not break ("Figure 3", "Kirichenko et al.").
     private func unbreakable(_ text: String) -> String {

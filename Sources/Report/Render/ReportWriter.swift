@@ -23,7 +23,7 @@ public enum ReportWriter {
     /// - Throws: ``RenderError`` (invalid document, unreadable or clashing figure files, write failures).
     public static func write(_ document: ReportDocument, to directory: URL, projectRoot: URL,
                              paper: PaperSize = .a4) throws {
-        let book = try Book(document)
+        let book = try PreparedDocument(document)
         let html = HTMLRenderer().render(book)
         let pdf = try PDFRenderer(paper: paper).render(book)
         let assets = try figureAssets(book: book, projectRoot: projectRoot)
@@ -81,7 +81,7 @@ public enum ReportWriter {
 
     /// Every file to put under `figures/`: each figure's files (absolute or project-relative
     /// paths, by basename) and an SVG drawn here for figures that came without SVG or PNG.
-    static func figureAssets(book: Book, projectRoot: URL) throws -> [Asset] {
+    static func figureAssets(book: PreparedDocument, projectRoot: URL) throws -> [Asset] {
         var assets: [Asset] = []
         var owners: [String: (figure: String, path: String)] = [:]
         for chapter in book.chapters {

@@ -49,7 +49,7 @@ struct BlockRenderer {
         var h = SHA256()
         h.update(nodes.map(\.key).joined(separator: "\n"))
         let versions = Set(nodes.map(\.codeVersion)).sorted().joined(separator: ", ")
-        return Provenance(directive: d.source, location: d.location, cacheKey: nodes.count == 1 ? nodes[0].key : h.hexDigest(),
+        return Provenance(directive: d.source, location: d.location, cacheKey: nodes.count == 1 ? nodes[0].key : h.finalize().hex,
                           seeds: seeds(of: nodes), codeVersion: versions.isEmpty ? "render-1" : versions)
     }
 

@@ -53,7 +53,7 @@ public struct ExperimentCache: Sendable {
             for (name, digest) in manifest.files.sorted(by: { $0.key < $1.key }) {
                 let path = dir.appendingPathComponent(name).path
                 guard FileManager.default.fileExists(atPath: path) else { throw CacheError.corrupt("\(name) is missing") }
-                guard try SHA256.hex(ofFile: path) == digest else { throw CacheError.corrupt("\(name) does not match its SHA-256") }
+                guard try SHA256.hash(fileAt: path).hex == digest else { throw CacheError.corrupt("\(name) does not match its SHA-256") }
             }
             return .hit(dir)
         } catch {
@@ -77,7 +77,7 @@ public struct ExperimentCache: Sendable {
             try produce(tmp)
             var files: [String: String] = [:]
             for name in try regularFiles(under: tmp) {
-                files[name] = try SHA256.hex(ofFile: tmp.appendingPathComponent(name).path)
+                files[name] = try SHA256.hash(fileAt: tmp.appendingPathComponent(name).path).hex
             }
             let manifest = Manifest(key: key, node: node, files: files)
             let encoder = JSONEncoder()

@@ -109,7 +109,7 @@ public final class ExperimentGraph {
         var h = SHA256()
         h.update("flowood-node\n\(node.kind)\n\(node.codeVersion)\n\(profile.rawValue)\n\(node.canonical)\n")
         for input in node.inputs { h.update("input \(input.key)\n") }
-        return h.hexDigest()
+        return h.finalize().hex
     }
 
     /// What the previous run recorded for each node label (for --explain).

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Numbering: `#` → 1, 2, …; `##` → 1.1; `###` → 1.1.1 (deeper headings and `{-}` headings are
 /// unnumbered); figures and tables each count from 1 over the whole book.
-struct Book {
+struct PreparedDocument {
     /// A numbered thing a reference can point at.
     struct Target {
         enum Kind { case section, figure, table }
