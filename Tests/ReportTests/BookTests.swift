@@ -46,6 +46,14 @@ import TestSupport
         #expect(diagnostics.map(\.description) == ["/nonexistent/chapters:1:1: error: cannot read the chapters directory '/nonexistent/chapters'"])
     }
 
+    @Test func emptyDirectoryIsADiagnostic() throws {
+        try withTemporaryDirectory { dir in
+            let (book, diagnostics) = Book.load(directory: dir.path)
+            #expect(book == nil)
+            #expect(diagnostics.map(\.message) == ["no chapters (*.md) in '\(dir.path)'"])
+        }
+    }
+
     @Test func referencesToABrokenDirectiveAreNotReportedTwice() {
         let text = """
         @Train(id: "broken", model: .clasifier(), data: .digits, epochs: 1)

@@ -44,6 +44,9 @@ public struct Book: Sendable {
             return (nil, [Diagnostic("cannot read the chapters directory '\(directory)'",
                                      at: SourceLocation(file: prefix, line: 1, column: 1))])
         }
+        if names.isEmpty {
+            return (nil, [Diagnostic("no chapters (*.md) in '\(directory)'", at: SourceLocation(file: prefix, line: 1, column: 1))])
+        }
         var sources: [(file: String, text: String)] = []
         var unreadable: [Diagnostic] = []
         for name in names {
@@ -61,6 +64,9 @@ public struct Book: Sendable {
     /// Checks chapters given as text, in the given order. `file` is the name used in diagnostics.
     public static func check(_ sources: [(file: String, text: String)],
                              vocabulary: Vocabulary = .standard) -> (Book?, [Diagnostic]) {
+        guard !sources.isEmpty else {
+            return (nil, [Diagnostic("the book has no chapters", at: SourceLocation(file: "chapters", line: 1, column: 1))])
+        }
         var diagnostics: [Diagnostic] = []
         var validator = Validator(vocabulary: vocabulary)
         var prose = ProseScanner()
