@@ -11,7 +11,8 @@ public enum MaskScheme: String, Sendable, Hashable, Codable, CaseIterable {
     /// removes the "copy the neighbouring pixel" shortcut. `RealNVPConfig.scales` is ignored.
     case cycle
     /// The reference layout with top/bottom half masks (parity 0, 1, 0, …) in place of the
-    /// checkerboards.
+    /// checkerboards. Deviation: flows_ood's `RealNVPMaskHorizontal` is a single scale of 8
+    /// alternating half-mask couplings with no squeeze; `scales: 1` here gives 4 of them.
     case horizontal
     /// The reference layout with left/right half masks in place of the checkerboards.
     case vertical
