@@ -378,6 +378,11 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         }
         #expect(pdf.starts(with: Data("%PDF-".utf8)))
         #expect(try PDFRenderer().render(document) == pdf, "identical documents must give identical bytes")
+        // The outline (bookmarks) lists the sections by number.
+        let raw = String(decoding: pdf, as: UTF8.self)
+        for title in ["(Abstract)", "(1 Introduction)", "(1.1 Method)", "(2 Results)", "(Notes)", "(References)"] {
+            #expect(raw.contains("/Title \(title)"), "outline entry \(title)")
+        }
         try withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("report.pdf")
             try pdf.write(to: file)

@@ -171,7 +171,9 @@ private struct OutlineBuilder {
         let level = max(1, min(heading.level, 3))
         let parent: Int32 = level > 1 && parents.count >= level - 1 ? parents[level - 2] : Int32(CAIRO_PDF_OUTLINE_ROOT)
         let link = "page=\(page) pos=[\(Int(x)) \(Int(max(0, y - 12)))]"
-        let id = cairo_pdf_surface_add_outline(surface, parent, title, link, cairo_pdf_outline_flags_t(rawValue: 0))
+        // Chapters open, so their sections show in the viewer's bookmarks.
+        let flags = level == 1 ? CAIRO_PDF_OUTLINE_FLAG_OPEN : cairo_pdf_outline_flags_t(rawValue: 0)
+        let id = cairo_pdf_surface_add_outline(surface, parent, title, link, flags)
         if parents.count >= level {
             parents.removeLast(parents.count - level + 1)
         }
