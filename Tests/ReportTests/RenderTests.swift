@@ -279,6 +279,15 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         ])
     }
 
+    @Test func checkReportsWhatTheRenderersWouldReject() {
+        let check = MarkdownCheck("# Intro {#sec:intro}\n\nSee @fig:a and $\\alpha + \\beta_{$ there.",
+                                  origin: Report.SourceLocation(file: "chapters/01.md", line: 3, column: 1))
+        #expect(check.sectionLabels == ["sec:intro"])
+        #expect(check.references.map(\.id) == ["fig:a"])
+        #expect(check.references.first?.location?.description == "chapters/01.md:5:5")
+        #expect(check.diagnostics.map(\.description) == ["chapters/01.md:5:33: error: missing '}'"])
+    }
+
     @Test func tableCellsAreInlineEvenWhenTheyLookLikeBlocks() {
         var parser = MarkdownParser(origin: nil)
         let inlines = parser.parseInlines("-0.5")
@@ -407,6 +416,28 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
                     #expect(lines.first?.contains("FlowOOD: why flows fail") == true, "running head on page \(page)")
                 }
             }
+        }
+    }
+
+    @Test func longTablesContinueOnTheNextPageAndLetterPaperWorks() throws {
+        var document = try RenderFixture.document(profile: "paper")
+        let rows = (1...90).map { ["detector \($0)", String(format: "0.%03d", $0)] }
+        let long = TableBlock(id: "tab:long", header: ["Detector", "AUROC"], rows: rows, numeric: [false, true],
+                              caption: "Many rows.", provenance: RenderFixture.provenance("@ClaimsLedger(id: \"tab:long\")", line: 30))
+        document.chapters[1].blocks.append(.table(long))
+        let pdf = try PDFRenderer(paper: .letter).render(document)
+        if let keep = ProcessInfo.processInfo.environment["FLOWOOD_RENDER_SAMPLE"] {
+            try pdf.write(to: URL(fileURLWithPath: keep + "-long-table-letter.pdf"))
+        }
+        try withTemporaryDirectory { directory in
+            let file = directory.appendingPathComponent("report.pdf")
+            try pdf.write(to: file)
+            #expect(squeezed(try run("pdfinfo", [file.path])).contains("Page size: 612 x 792 pts (letter)"))
+            let text = squeezed(try run("pdftotext", ["-layout", file.path, "-"]))
+            #expect(text.contains("Table 2: Many rows."))
+            #expect(text.contains("Table 2 (continued)"))
+            #expect(text.contains("detector 1 0.001") && text.contains("detector 90 0.090"))
+            #expect(!text.contains("not results"))
         }
     }
 

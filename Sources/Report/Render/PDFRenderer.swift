@@ -248,11 +248,15 @@ struct Paginator {
                 if !next.isFloat, !next.keepWithNext { break }
                 j += 1
             }
+            let pageCount = pages.count
             if y > 0, !fits(chain), chain <= bodyHeight {
                 newPage()
             }
             if y > 0, !fits(item.height) {
                 newPage()
+            }
+            if pages.count > pageCount, let head = item.continuationHead {
+                place(head)
             }
             place(item)
             i += 1
