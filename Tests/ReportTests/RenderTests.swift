@@ -246,6 +246,17 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         #expect(block == "$y_1$")
     }
 
+    @Test func htmlCommentsAreDroppedAndRawHTMLStaysText() {
+        let (blocks, _) = parse("Text <!-- note --> and <b>bold</b>.\n\n<!-- a block comment -->\n\n<div>raw</div>\n")
+        #expect(blocks.count == 2)
+        if case .paragraph(let inlines) = blocks[0] {
+            #expect(inlines.plainText() == "Text  and <b>bold</b>.")
+        }
+        if case .code(let language, let text) = blocks[1] {
+            #expect(language == "html" && text == "<div>raw</div>")
+        }
+    }
+
     @Test func displayMathSplitsItsParagraph() {
         let (blocks, _) = parse("Before\n$$\n\\frac{a}{b}\n$$\nafter.")
         #expect(blocks.count == 3)

@@ -9,7 +9,9 @@
 public struct MarkdownCheck: Sendable {
     /// A `@fig:x` / `@tab:x` / `@sec:x` reference and where it is.
     public struct Reference: Sendable, Hashable {
+        /// The id after `@`, e.g. `fig:roc`.
         public var id: String
+        /// Where the reference is written.
         public var location: SourceLocation?
     }
 

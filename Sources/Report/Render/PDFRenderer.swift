@@ -37,8 +37,10 @@ public enum PaperSize: Sendable, Hashable {
 /// let pdf = try PDFRenderer(paper: .a4).render(document)
 /// ```
 public struct PDFRenderer: Sendable {
+    /// A4 (default) or US letter.
     public var paper: PaperSize
 
+    /// A renderer for `paper`.
     public init(paper: PaperSize = .a4) {
         self.paper = paper
     }

@@ -62,11 +62,13 @@ public struct TeXMathError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What is wrong, e.g. "unknown command \\foo".
     public var message: String
 
+    /// An error at `offset` (Unicode scalars from the formula's start).
     public init(offset: Int, message: String) {
         self.offset = offset
         self.message = message
     }
 
+    /// "unknown command \\foo (at offset 4)".
     public var description: String { "\(message) (at offset \(offset))" }
 }
 
