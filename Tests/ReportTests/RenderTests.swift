@@ -195,6 +195,23 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         #expect(try TeXMath.mathML("a<b", display: false).contains("<mo>&lt;</mo>"))
     }
 
+    @Test func formulasFromThePapersParse() throws {
+        let formulas = [#"\|x\|_2 + p_\theta(x) + \mathbb{E}_{x \sim p}[\log q(x)]"#,
+                        #"\operatorname{softmax}(z)_k = \frac{\exp(z_k)}{\sum_{j=1}^{K} \exp(z_j)}"#,
+                        #"10^{-3} \cdot \text{AUROC} \ge 0.9, \quad f'(x) \approx a'"#,
+                        #"\left\| x \right\| = \exp\left(-\frac{1}{2}\|z\|^2\right)"#,
+                        #"\nabla_\theta \mathcal{L}, \; x \mapsto z, \; \{1, \dots, K\}, \; \hat{\mu}, \bar{x}, \tilde{p}"#,
+                        #"\int_0^1 f(x)\,\mathrm{d}x = \prod_{i} \frac{a_i}{b_i + \frac{1}{c}} \odot \Sigma^{-1}"#,
+                        #"\max_{\theta} \min_x \sqrt{x^2 + y^2} \times \left[ \frac{\partial \log p}{\partial x} \right]"#]
+        for formula in formulas {
+            #expect(throws: Never.self, "\(formula)") { try TeXMath.validate(formula) }
+        }
+        // A prime follows its base (′ is already raised); limits of \min are scripts inline only.
+        #expect(try TeXMath.mathML("f'(x)", display: false).contains(#"<mrow><mi>f</mi><mo stretchy="false">′</mo></mrow>"#))
+        #expect(try TeXMath.mathML(#"\min_x"#, display: false).contains("<msub><mi>min</mi><mi>x</mi></msub>"))
+        #expect(try TeXMath.mathML(#"\min_x"#, display: true).contains("<munder><mi>min</mi><mi>x</mi></munder>"))
+    }
+
     @Test func pangoMarkupUsesMathItalicsAndRaisedScripts() throws {
         let markup = try TeXMath.pangoMarkup("x^2 + y_i", size: 10)
         // 𝑥 is U+1D465; superscript at 7 pt raised 3.8 pt, subscript lowered 2 pt (1024ths of a point).
