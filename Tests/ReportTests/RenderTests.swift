@@ -195,6 +195,23 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         #expect(try TeXMath.mathML("a<b", display: false).contains("<mo>&lt;</mo>"))
     }
 
+    @Test func formulasFromThePapersParse() throws {
+        let formulas = [#"\|x\|_2 + p_\theta(x) + \mathbb{E}_{x \sim p}[\log q(x)]"#,
+                        #"\operatorname{softmax}(z)_k = \frac{\exp(z_k)}{\sum_{j=1}^{K} \exp(z_j)}"#,
+                        #"10^{-3} \cdot \text{AUROC} \ge 0.9, \quad f'(x) \approx a'"#,
+                        #"\left\| x \right\| = \exp\left(-\frac{1}{2}\|z\|^2\right)"#,
+                        #"\nabla_\theta \mathcal{L}, \; x \mapsto z, \; \{1, \dots, K\}, \; \hat{\mu}, \bar{x}, \tilde{p}"#,
+                        #"\int_0^1 f(x)\,\mathrm{d}x = \prod_{i} \frac{a_i}{b_i + \frac{1}{c}} \odot \Sigma^{-1}"#,
+                        #"\max_{\theta} \min_x \sqrt{x^2 + y^2} \times \left[ \frac{\partial \log p}{\partial x} \right]"#]
+        for formula in formulas {
+            #expect(throws: Never.self, "\(formula)") { try TeXMath.validate(formula) }
+        }
+        // A prime follows its base (′ is already raised); limits of \min are scripts inline only.
+        #expect(try TeXMath.mathML("f'(x)", display: false).contains(#"<mrow><mi>f</mi><mo stretchy="false">′</mo></mrow>"#))
+        #expect(try TeXMath.mathML(#"\min_x"#, display: false).contains("<msub><mi>min</mi><mi>x</mi></msub>"))
+        #expect(try TeXMath.mathML(#"\min_x"#, display: true).contains("<munder><mi>min</mi><mi>x</mi></munder>"))
+    }
+
     @Test func pangoMarkupUsesMathItalicsAndRaisedScripts() throws {
         let markup = try TeXMath.pangoMarkup("x^2 + y_i", size: 10)
         // 𝑥 is U+1D465; superscript at 7 pt raised 3.8 pt, subscript lowered 2 pt (1024ths of a point).
@@ -246,6 +263,17 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         #expect(block == "$y_1$")
     }
 
+    @Test func htmlCommentsAreDroppedAndRawHTMLStaysText() {
+        let (blocks, _) = parse("Text <!-- note --> and <b>bold</b>.\n\n<!-- a block comment -->\n\n<div>raw</div>\n")
+        #expect(blocks.count == 2)
+        if case .paragraph(let inlines) = blocks[0] {
+            #expect(inlines.plainText() == "Text  and <b>bold</b>.")
+        }
+        if case .code(let language, let text) = blocks[1] {
+            #expect(language == "html" && text == "<div>raw</div>")
+        }
+    }
+
     @Test func displayMathSplitsItsParagraph() {
         let (blocks, _) = parse("Before\n$$\n\\frac{a}{b}\n$$\nafter.")
         #expect(blocks.count == 3)
@@ -277,6 +305,15 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
             "chapters/x.md:11:13: error: unknown command \\nope",
             "chapters/x.md:11:24: error: unknown citation key 'kirichenko2021'; did you mean 'kirichenko2020'?",
         ])
+    }
+
+    @Test func checkReportsWhatTheRenderersWouldReject() {
+        let check = MarkdownCheck("# Intro {#sec:intro}\n\nSee @fig:a and $\\alpha + \\beta_{$ there.",
+                                  origin: Report.SourceLocation(file: "chapters/01.md", line: 3, column: 1))
+        #expect(check.sectionLabels == ["sec:intro"])
+        #expect(check.references.map(\.id) == ["fig:a"])
+        #expect(check.references.first?.location?.description == "chapters/01.md:5:5")
+        #expect(check.diagnostics.map(\.description) == ["chapters/01.md:5:33: error: missing '}'"])
     }
 
     @Test func tableCellsAreInlineEvenWhenTheyLookLikeBlocks() {
@@ -378,6 +415,11 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         }
         #expect(pdf.starts(with: Data("%PDF-".utf8)))
         #expect(try PDFRenderer().render(document) == pdf, "identical documents must give identical bytes")
+        // The outline (bookmarks) lists the sections by number.
+        let raw = String(decoding: pdf, as: UTF8.self)
+        for title in ["(Abstract)", "(1 Introduction)", "(1.1 Method)", "(2 Results)", "(Notes)", "(References)"] {
+            #expect(raw.contains("/Title \(title)"), "outline entry \(title)")
+        }
         try withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("report.pdf")
             try pdf.write(to: file)
@@ -402,6 +444,28 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
                     #expect(lines.first?.contains("FlowOOD: why flows fail") == true, "running head on page \(page)")
                 }
             }
+        }
+    }
+
+    @Test func longTablesContinueOnTheNextPageAndLetterPaperWorks() throws {
+        var document = try RenderFixture.document(profile: "paper")
+        let rows = (1...90).map { ["detector \($0)", String(format: "0.%03d", $0)] }
+        let long = TableBlock(id: "tab:long", header: ["Detector", "AUROC"], rows: rows, numeric: [false, true],
+                              caption: "Many rows.", provenance: RenderFixture.provenance("@ClaimsLedger(id: \"tab:long\")", line: 30))
+        document.chapters[1].blocks.append(.table(long))
+        let pdf = try PDFRenderer(paper: .letter).render(document)
+        if let keep = ProcessInfo.processInfo.environment["FLOWOOD_RENDER_SAMPLE"] {
+            try pdf.write(to: URL(fileURLWithPath: keep + "-long-table-letter.pdf"))
+        }
+        try withTemporaryDirectory { directory in
+            let file = directory.appendingPathComponent("report.pdf")
+            try pdf.write(to: file)
+            #expect(squeezed(try run("pdfinfo", [file.path])).contains("Page size: 612 x 792 pts (letter)"))
+            let text = squeezed(try run("pdftotext", ["-layout", file.path, "-"]))
+            #expect(text.contains("Table 2: Many rows."))
+            #expect(text.contains("Table 2 (continued)"))
+            #expect(text.contains("detector 1 0.001") && text.contains("detector 90 0.090"))
+            #expect(!text.contains("not results"))
         }
     }
 

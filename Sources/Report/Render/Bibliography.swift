@@ -6,7 +6,9 @@ public struct BibliographyEntry: Sendable, Hashable {
     public var authors: [String]
     /// How the work is named in citations: "Kirichenko et al.".
     public var shortAuthors: String
+    /// Year of the version cited.
     public var year: Int
+    /// Title as published.
     public var title: String
     /// Where it appeared.
     public var venue: String
@@ -15,6 +17,7 @@ public struct BibliographyEntry: Sendable, Hashable {
     /// Anything else a reader needs (later versions, anonymity of the reviewed version).
     public var note: String?
 
+    /// An entry from its fields (see the properties).
     public init(key: String, authors: [String], shortAuthors: String, year: Int, title: String, venue: String,
                 url: String, note: String? = nil) {
         self.key = key

@@ -14,6 +14,7 @@ import Foundation
 /// let html = try HTMLRenderer().render(document)
 /// ```
 public struct HTMLRenderer: Sendable {
+    /// A renderer (it has no settings).
     public init() {}
 
     /// The page for `document`.

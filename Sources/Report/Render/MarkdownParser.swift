@@ -285,9 +285,13 @@ struct MarkdownParser {
                 let info = CMarkDocument.string(cmark_node_get_fence_info(child))
                 out.append(.code(language: String(info.split(separator: " ").first ?? ""), text: text))
             case CMARK_NODE_HTML_BLOCK:
+                // Comments are the author's notes; other raw HTML is shown as code (the
+                // renderers never pass HTML through).
                 var text = restoreRaw(CMarkDocument.literal(child))
                 if text.hasSuffix("\n") { text.removeLast() }
-                out.append(.code(language: "html", text: text))
+                if !text.trimmingCharacters(in: .whitespaces).hasPrefix("<!--") {
+                    out.append(.code(language: "html", text: text))
+                }
             case CMARK_NODE_LIST:
                 let ordered = cmark_node_get_list_type(child) == CMARK_ORDERED_LIST
                 let items = CMarkDocument.children(of: child).map { blocks(of: $0) }
@@ -439,7 +443,8 @@ struct MarkdownParser {
             case CMARK_NODE_TEXT:
                 pending += CMarkDocument.literal(child)
             case CMARK_NODE_HTML_INLINE:
-                pending += restoreRaw(CMarkDocument.literal(child))
+                let html = restoreRaw(CMarkDocument.literal(child))
+                if !html.hasPrefix("<!--") { pending += html }
             default:
                 flush(&self)
                 switch type {

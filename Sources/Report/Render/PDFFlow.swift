@@ -22,6 +22,8 @@ final class FlowItem {
     var heading: PreparedDocument.Heading?
     /// Outline text for ``heading``.
     var outlineTitle = ""
+    /// Placed first when a page break falls just before this item (a long table's header).
+    var continuationHead: FlowItem?
     /// Draws the item with the text block's left edge at x and the item's top at y.
     var draw: (_ cr: OpaquePointer, _ x: Double, _ y: Double) -> Void
 
@@ -94,7 +96,9 @@ final class PDFFlowBuilder {
                 case .figure(let figure):
                     items.append(try self.figure(figure))
                 case .table(let table):
-                    items.append(self.table(table))
+                    let parts = self.table(table)
+                    if parts.count > 1, !(items.last?.isGlue ?? false) { items.append(.glue(blockSkip)) }
+                    items += parts
                 case .claim(let claim):
                     if !(items.last?.isGlue ?? false) { items.append(.glue(blockSkip + 2)) }
                     items.append(self.claim(claim))
@@ -196,7 +200,7 @@ final class PDFFlowBuilder {
         case .quote(let inner):
             return blocks(inner, indent: indent + 18, width: width - 36, size: size)
         case .table(let alignments, let header, let rows):
-            return [tableBox(header: header, rows: rows, alignments: alignments, caption: nil, width: width, indent: indent)]
+            return tableBox(header: header, rows: rows, alignments: alignments, caption: nil, width: width, indent: indent)
         case .rule:
             let item = FlowItem(height: 12) { cr, x, y in
                 cairo_set_line_width(cr, 0.4)
@@ -436,21 +440,23 @@ final class PDFFlowBuilder {
         return flowItem
     }
 
-    private func table(_ item: PreparedDocument.TableItem) -> FlowItem {
+    /// A table as a float, or in parts placed in the text when it is taller than a page.
+    private func table(_ item: PreparedDocument.TableItem) -> [FlowItem] {
         let alignments: [ColumnAlignment] = (0..<max(item.header.count, item.rows.map(\.count).max() ?? 0)).map {
             $0 < item.block.numeric.count && item.block.numeric[$0] ? .right : .left
         }
-        let box = tableBox(header: item.header, rows: item.rows, alignments: alignments,
-                           caption: captionLayout("Table \(item.number)", item.caption, width: geometry.textWidth),
-                           width: geometry.textWidth, indent: 0)
-        box.isFloat = true
-        return box
+        let parts = tableBox(header: item.header, rows: item.rows, alignments: alignments,
+                             caption: captionLayout("Table \(item.number)", item.caption, width: geometry.textWidth),
+                             continuation: "Table \(item.number)", width: geometry.textWidth, indent: 0)
+        if parts.count == 1 { parts[0].isFloat = true }
+        return parts
     }
 
     /// A booktabs-style table (rules above, below the header and at the bottom), with an
-    /// optional caption above. Too-wide tables are set smaller, then wrap their text columns.
+    /// optional caption above. Too-wide tables are set smaller, then wrap their text columns;
+    /// tables taller than a page become one flow item per row.
     func tableBox(header: [[Inline]], rows: [[[Inline]]], alignments: [ColumnAlignment], caption: TextLayout?,
-                  width: Double, indent: Double) -> FlowItem {
+                  continuation: String? = nil, width: Double, indent: Double) -> [FlowItem] {
         let columns = max(header.count, rows.map(\.count).max() ?? 0, 1)
         let padX = 5.0
         let padY = 1.6
@@ -502,33 +508,66 @@ final class PDFFlowBuilder {
         let rowHeights = layouts.enumerated().map { r, row in
             (row.map { rowBaselines[r] - $0.baseline + $0.height }.max() ?? 0) + 2 * padY
         }
-        let captionHeight = caption.map { $0.height + 5 } ?? 0
         let heavy = 0.8
         let light = 0.5
-        let tableHeight = rowHeights.reduce(0, +) + 2 * heavy + (header.isEmpty ? 0 : light)
         let hasHeader = !header.isEmpty
-        let item = FlowItem(height: captionHeight + tableHeight + 2) { cr, x, y in
-            caption?.draw(cr, x: x + indent, y: y)
-            let left = x + indent + (width - tableWidth) / 2
-            var rowY = y + captionHeight
-            func rule(_ thickness: Double) {
-                cairo_rectangle(cr, left, rowY, tableWidth, thickness)
-                cairo_fill(cr)
-                rowY += thickness
-            }
-            rule(heavy)
-            for (r, row) in layouts.enumerated() {
-                var cellX = left
-                for (c, layout) in row.enumerated() {
-                    layout.draw(cr, x: cellX + padX, y: rowY + padY + rowBaselines[r] - layout.baseline)
-                    cellX += widths[c] + 2 * padX
-                }
-                rowY += rowHeights[r]
-                if r == 0, hasHeader { rule(light) }
-            }
-            rule(heavy)
+        let headerHeight = hasHeader ? rowHeights[0] + light : 0
+        let bodyRows = Array((hasHeader ? 1 : 0)..<layouts.count)
+
+        let captionHeight = caption.map { $0.height + 5 } ?? 0
+        let left = indent + (width - tableWidth) / 2
+        func rule(_ cr: OpaquePointer, _ x: Double, _ y: Double, _ thickness: Double) {
+            cairo_rectangle(cr, x + left, y, tableWidth, thickness)
+            cairo_fill(cr)
         }
-        return item
+        func drawRow(_ cr: OpaquePointer, _ x: Double, _ y: Double, _ r: Int) {
+            var cellX = x + left
+            for (c, layout) in layouts[r].enumerated() {
+                layout.draw(cr, x: cellX + padX, y: y + padY + rowBaselines[r] - layout.baseline)
+                cellX += widths[c] + 2 * padX
+            }
+        }
+        /// Caption (or "continued" line), top rule, header and the rule under it.
+        func head(_ captionLayout: TextLayout?, captionHeight: Double) -> FlowItem {
+            FlowItem(height: captionHeight + heavy + headerHeight) { cr, x, y in
+                captionLayout?.draw(cr, x: x + indent, y: y)
+                rule(cr, x, y + captionHeight, heavy)
+                if hasHeader {
+                    drawRow(cr, x, y + captionHeight + heavy, 0)
+                    rule(cr, x, y + captionHeight + heavy + rowHeights[0], light)
+                }
+            }
+        }
+        let totalHeight = captionHeight + 2 * heavy + headerHeight + bodyRows.map { rowHeights[$0] }.reduce(0, +) + 2
+        if totalHeight <= geometry.bodyHeight {
+            let top = head(caption, captionHeight: captionHeight)
+            return [FlowItem(height: totalHeight) { cr, x, y in
+                top.draw(cr, x, y)
+                var rowY = y + top.height
+                for r in bodyRows {
+                    drawRow(cr, x, rowY, r)
+                    rowY += rowHeights[r]
+                }
+                rule(cr, x, rowY, heavy)
+            }]
+        }
+        // Taller than a page: one item per row, so the table breaks between rows; a page that
+        // continues it starts with "(continued)" and the header again.
+        let continued = text.layout("<i>\(escapeMarkup(continuation ?? "Table")) (continued)</i>",
+                                    PDFText.Style(size: 10, width: width, alignment: PANGO_ALIGN_CENTER))
+        let repeatHead = head(continuation == nil ? nil : continued, captionHeight: continuation == nil ? 0 : continued.height + 5)
+        let first = head(caption, captionHeight: captionHeight)
+        first.keepWithNext = true
+        var items = [first]
+        for (k, r) in bodyRows.enumerated() {
+            let row = FlowItem(height: rowHeights[r]) { cr, x, y in drawRow(cr, x, y, r) }
+            row.continuationHead = repeatHead
+            // At least two rows under the header, and never the bottom rule alone.
+            row.keepWithNext = k == 0 || k == bodyRows.count - 1
+            items.append(row)
+        }
+        items.append(FlowItem(height: heavy + 2) { cr, x, y in rule(cr, x, y, heavy) })
+        return items
     }
 
     private func claim(_ item: PreparedDocument.ClaimItem) -> FlowItem {

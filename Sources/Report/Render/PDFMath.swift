@@ -292,9 +292,15 @@ struct MathLayouter {
                 subShift += extra / 2
             }
         }
-        // A little italic correction for superscripts on italic letters.
+        // A little italic correction for superscripts on italic letters; the slanted integral
+        // sign takes its subscript in under its foot.
         var italic = 0.0
+        var subKern = 0.0
         if case .identifier(_, .italic) = baseNode { italic = 0.06 * s }
+        if case .largeOperator("∫", _) = baseNode {
+            italic = style == .display ? 0.12 * s : 0.05 * s
+            subKern = style == .display ? -0.3 * s : -0.1 * s
+        }
         var width = base.width
         if let sup {
             out.add(sup, x: base.width + italic, y: -supShift)
@@ -302,9 +308,9 @@ struct MathLayouter {
             width = max(width, base.width + italic + sup.width)
         }
         if let sub {
-            out.add(sub, x: base.width, y: subShift)
+            out.add(sub, x: base.width + subKern, y: subShift)
             out.descent = max(out.descent, subShift + sub.descent)
-            width = max(width, base.width + sub.width)
+            width = max(width, base.width + subKern + sub.width)
         }
         out.width = width + 0.05 * s
         return out

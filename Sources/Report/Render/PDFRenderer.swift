@@ -37,8 +37,10 @@ public enum PaperSize: Sendable, Hashable {
 /// let pdf = try PDFRenderer(paper: .a4).render(document)
 /// ```
 public struct PDFRenderer: Sendable {
+    /// A4 (default) or US letter.
     public var paper: PaperSize
 
+    /// A renderer for `paper`.
     public init(paper: PaperSize = .a4) {
         self.paper = paper
     }
@@ -171,7 +173,9 @@ private struct OutlineBuilder {
         let level = max(1, min(heading.level, 3))
         let parent: Int32 = level > 1 && parents.count >= level - 1 ? parents[level - 2] : Int32(CAIRO_PDF_OUTLINE_ROOT)
         let link = "page=\(page) pos=[\(Int(x)) \(Int(max(0, y - 12)))]"
-        let id = cairo_pdf_surface_add_outline(surface, parent, title, link, cairo_pdf_outline_flags_t(rawValue: 0))
+        // Chapters open, so their sections show in the viewer's bookmarks.
+        let flags = level == 1 ? CAIRO_PDF_OUTLINE_FLAG_OPEN : cairo_pdf_outline_flags_t(rawValue: 0)
+        let id = cairo_pdf_surface_add_outline(surface, parent, title, link, flags)
         if parents.count >= level {
             parents.removeLast(parents.count - level + 1)
         }
@@ -246,11 +250,15 @@ struct Paginator {
                 if !next.isFloat, !next.keepWithNext { break }
                 j += 1
             }
+            let pageCount = pages.count
             if y > 0, !fits(chain), chain <= bodyHeight {
                 newPage()
             }
             if y > 0, !fits(item.height) {
                 newPage()
+            }
+            if pages.count > pageCount, let head = item.continuationHead {
+                place(head)
             }
             place(item)
             i += 1

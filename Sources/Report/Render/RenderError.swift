@@ -6,6 +6,7 @@ public struct RenderDiagnostic: Sendable, Hashable, CustomStringConvertible {
     /// What is wrong.
     public var message: String
 
+    /// A diagnostic at `location` (nil when the text has no source position).
     public init(location: SourceLocation?, message: String) {
         self.location = location
         self.message = message
@@ -29,6 +30,7 @@ public enum RenderError: Error, Sendable, CustomStringConvertible {
     /// A file or directory could not be written.
     case write(path: String, reason: String)
 
+    /// One `error:` line per problem (diagnostics carry `file:line:column`).
     public var description: String {
         switch self {
         case .invalidDocument(let diagnostics):

@@ -18,10 +18,12 @@ public enum ReportWriter {
     /// - Parameters:
     ///   - document: the report.
     ///   - directory: the report directory to create or replace (e.g. `build/report`).
-    ///   - projectRoot: the directory relative paths in ``FigureBlock/files`` are resolved against.
+    ///   - projectRoot: the directory relative paths in ``FigureBlock/files`` are resolved against
+    ///     (default: the current directory).
     ///   - paper: the PDF's paper size.
     /// - Throws: ``RenderError`` (invalid document, unreadable or clashing figure files, write failures).
-    public static func write(_ document: ReportDocument, to directory: URL, projectRoot: URL,
+    public static func write(_ document: ReportDocument, to directory: URL,
+                             projectRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                              paper: PaperSize = .a4) throws {
         let book = try PreparedDocument(document)
         let html = HTMLRenderer().render(book)

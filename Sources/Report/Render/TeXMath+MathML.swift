@@ -1,12 +1,12 @@
 /// Writes ``MathNode`` trees as MathML Core (what Chromium and Firefox render natively).
 enum MathMLWriter {
     static func math(_ node: MathNode, source: String, display: Bool) -> String {
-        let body = write(node)
+        let body = write(node, display: display)
         let annotation = "<annotation encoding=\"application/x-tex\">\(HTML.escape(source))</annotation>"
         return "<math display=\"\(display ? "block" : "inline")\"><semantics>\(body)\(annotation)</semantics></math>"
     }
 
-    static func write(_ node: MathNode) -> String {
+    static func write(_ node: MathNode, display: Bool = true) -> String {
         switch node {
         case .identifier(let s, let style):
             return identifier(s, style)
@@ -33,47 +33,49 @@ enum MathMLWriter {
         case .function(let name, _):
             return "<mi>\(HTML.escape(name))</mi>"
         case .row(let nodes):
-            return "<mrow>\(row(nodes))</mrow>"
+            return "<mrow>\(row(nodes, display: display))</mrow>"
         case .fraction(let a, let b):
-            return "<mfrac>\(wrapped(a))\(wrapped(b))</mfrac>"
+            return "<mfrac>\(wrapped(a, display))\(wrapped(b, display))</mfrac>"
         case .root(let a):
-            return "<msqrt>\(wrapped(a))</msqrt>"
+            return "<msqrt>\(wrapped(a, display))</msqrt>"
         case .scripts(let base, let sub, let sup):
             let limits: Bool
             switch base {
-            case .largeOperator(_, let l), .function(_, let l): limits = l
+            case .largeOperator(_, let l): limits = l
+            // In inline math `\\min_x` takes its limit as a subscript, as in TeX's text style.
+            case .function(_, let l): limits = l && display
             default: limits = false
             }
-            let b = write(base)
+            let b = write(base, display: display)
             switch (sub, sup) {
             case (let s?, let p?):
-                return limits ? "<munderover>\(b)\(wrapped(s))\(wrapped(p))</munderover>"
-                    : "<msubsup>\(b)\(wrapped(s))\(wrapped(p))</msubsup>"
+                return limits ? "<munderover>\(b)\(wrapped(s, display))\(wrapped(p, display))</munderover>"
+                    : "<msubsup>\(b)\(wrapped(s, display))\(wrapped(p, display))</msubsup>"
             case (let s?, nil):
-                return limits ? "<munder>\(b)\(wrapped(s))</munder>" : "<msub>\(b)\(wrapped(s))</msub>"
+                return limits ? "<munder>\(b)\(wrapped(s, display))</munder>" : "<msub>\(b)\(wrapped(s, display))</msub>"
             case (nil, let p?):
-                return limits ? "<mover>\(b)\(wrapped(p))</mover>" : "<msup>\(b)\(wrapped(p))</msup>"
+                return limits ? "<mover>\(b)\(wrapped(p, display))</mover>" : "<msup>\(b)\(wrapped(p, display))</msup>"
             case (nil, nil):
                 return b
             }
         case .fenced(let open, let close, let body):
             let o = open.isEmpty ? "" : "<mo fence=\"true\" form=\"prefix\">\(HTML.escape(open))</mo>"
             let c = close.isEmpty ? "" : "<mo fence=\"true\" form=\"postfix\">\(HTML.escape(close))</mo>"
-            return "<mrow>\(o)\(write(body))\(c)</mrow>"
+            return "<mrow>\(o)\(write(body, display: display))\(c)</mrow>"
         case .text(let s):
             return "<mtext>\(HTML.escape(s))</mtext>"
         case .space(let em):
             return "<mspace width=\"\(formatEm(em))em\"/>"
         case .accent(let base, let accent):
-            return "<mover accent=\"true\">\(wrapped(base))<mo stretchy=\"false\">\(HTML.escape(accent))</mo></mover>"
+            return "<mover accent=\"true\">\(wrapped(base, display))<mo stretchy=\"false\">\(HTML.escape(accent))</mo></mover>"
         }
     }
 
     /// Children of a row; a thin space follows an operator name unless a bracket does.
-    private static func row(_ nodes: [MathNode]) -> String {
+    private static func row(_ nodes: [MathNode], display: Bool) -> String {
         var out = ""
         for (i, node) in nodes.enumerated() {
-            out += write(node)
+            out += write(node, display: display)
             if isFunction(node), i + 1 < nodes.count, nodes[i + 1].mathClass != .open {
                 if case .fenced = nodes[i + 1] { continue }
                 out += "<mspace width=\"0.1667em\"/>"
@@ -91,8 +93,8 @@ enum MathMLWriter {
     }
 
     /// One element: rows are already one `<mrow>`.
-    private static func wrapped(_ node: MathNode) -> String {
-        write(node)
+    private static func wrapped(_ node: MathNode, _ display: Bool) -> String {
+        write(node, display: display)
     }
 
     private static func identifier(_ s: String, _ style: MathStyle) -> String {

@@ -62,11 +62,13 @@ public struct TeXMathError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What is wrong, e.g. "unknown command \\foo".
     public var message: String
 
+    /// An error at `offset` (Unicode scalars from the formula's start).
     public init(offset: Int, message: String) {
         self.offset = offset
         self.message = message
     }
 
+    /// "unknown command \\foo (at offset 4)".
     public var description: String { "\(message) (at offset \(offset))" }
 }
 
@@ -365,12 +367,10 @@ struct TeXParser {
                 sub = argument
             }
         }
-        if !primes.isEmpty {
-            let prime = MathNode.symbol(primes, .ord)
-            sup = sup.map { .row([prime, $0]) } ?? prime
-        }
-        if sub == nil && sup == nil { return base }
-        return .scripts(base: base, sub: sub, sup: sup)
+        // ′ is already a raised glyph: it follows its base instead of becoming a superscript.
+        let primed = primes.isEmpty ? base : .row([base, .symbol(primes, .ord)])
+        if sub == nil && sup == nil { return primed }
+        return .scripts(base: primed, sub: sub, sup: sup)
     }
 
     /// One argument: a `{group}`, a single letter or digit, or a command with its arguments.
