@@ -2,50 +2,77 @@ import ArgumentParser
 import Foundation
 import Report
 
-/// `flowood report`: renders chapters/ into the report (the generator arrives with the
-/// report issue; until then it lists the chapters it would render).
+/// `flowood report`: checks the chapters, runs (or reuses) every experiment they ask for, and
+/// writes the HTML and PDF report plus every figure.
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build the report from the Markdown chapters in chapters/.")
+        abstract: "Build the report from the Markdown chapters in chapters/.",
+        discussion: """
+        Checks every chapter first (all problems are reported together, as FILE:LINE:COL); nothing \
+        runs until they are valid. Then every experiment the directives ask for is run or reused \
+        from the content-addressed cache in build/cache (keyed by the directive's arguments, its \
+        inputs, the data files and the code version; entries are verified when read), figures are \
+        written to figures/<id>.{png,svg,pdf}, and the report to build/report/index.html and \
+        build/report/report.pdf (replaced atomically when complete). Interrupted training resumes \
+        from its last checkpoint on the next run. The vocabulary is in docs/report-design.md.
+        """)
 
-    enum Profile: String, ExpressibleByArgument, CaseIterable {
-        case paper, smoke
-    }
-
-    @Option(help: "Experiment profile: paper (full settings) or smoke (tiny subsets, for tests).")
+    @Option(help: "Experiment profile: paper (the chapters' settings) or smoke (tiny subsets, one epoch: tests and CI).")
     var profile: Profile = .paper
 
-    @Option(help: "Directory holding the chapters.")
+    @Option(help: "Directory holding the chapters (relative to --root).")
     var chapters: String = "chapters"
+
+    @Option(help: "Project root: chapters/, figures/ and build/ are relative to it.")
+    var root: String = "."
+
+    @Option(help: "Data directory (instead of FLOWOOD_DATA or the Debian packages' locations).")
+    var dataDir: String?
 
     @Flag(help: "Validate the chapters without running anything.")
     var check = false
 
+    @Flag(help: "Say for every experiment why it was recomputed or reused.")
+    var explain = false
+
     func run() throws {
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: chapters)) ?? [])
-            .filter { $0.hasSuffix(".md") }.sorted()
+        let rootURL = URL(fileURLWithPath: root).standardizedFileURL
+        let chapterDir = chapters.hasPrefix("/") ? chapters : (root == "." ? chapters : rootURL.appendingPathComponent(chapters).path)
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: chapterDir)) ?? []).filter { $0.hasSuffix(".md") }
         if files.isEmpty {
-            print("no chapters yet in \(chapters)/ — nothing to build")
-            return
+            FileHandle.standardError.write(Data("error: no chapters (*.md) in \(chapterDir)/\n".utf8))
+            throw ExitCode.failure
         }
-        if check {
-            try checkChapters()
-            return
+        guard let book = try checkChapters(chapterDir) else { return }
+        if check { return }
+        let options = BuildOptions(profile: profile, root: rootURL, dataDirectory: dataDir, explain: explain,
+                                   generator: "flowood \(FlowOODCommand.configuration.version)")
+        let builder = ReportBuilder(chapters: book.chapterSpecs(), options: options)
+        let start = Date()
+        do {
+            let document = try builder.build()
+            try ReportWriter.write(document, to: options.reportDirectory, projectRoot: rootURL)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode.failure
         }
-        FileHandle.standardError.write(Data("error: the report generator is not built yet; found \(files.count) chapter(s): \(files.joined(separator: ", "))\n".utf8))
-        throw ExitCode.failure
+        FileHandle.standardError.write(Data("\(builder.graph.summary())\n".utf8))
+        print("report (\(profile.rawValue) profile) written to \(options.reportDirectory.path)/index.html and report.pdf in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
     }
 
-    /// `--check`: parses and checks every chapter (no training, no data), prints all diagnostics
-    /// to stderr and fails if there is any; otherwise prints a one-line summary.
-    func checkChapters() throws {
-        let (book, diagnostics) = Book.load(directory: chapters)
-        if let book {
-            print("checked \(Self.count(book.chapters.count, "chapter")): \(Self.count(book.directives.count, "directive")), 0 errors")
-            return
+    /// Parses and checks every chapter (no training, no data), prints all diagnostics to stderr
+    /// and fails if there is any; with `--check` prints a one-line summary.
+    func checkChapters(_ directory: String) throws -> Book? {
+        let (book, diagnostics) = Book.load(directory: directory)
+        let markdown = book?.markdownDiagnostics() ?? []
+        if let book, markdown.isEmpty {
+            if check {
+                print("checked \(Self.count(book.chapters.count, "chapter")): \(Self.count(book.directives.count, "directive")), 0 errors")
+            }
+            return book
         }
-        var text = diagnostics.map { $0.description + "\n" }.joined()
-        text += "\(Self.count(diagnostics.count, "error")) in \(chapters)/\n"
+        var text = diagnostics.map { $0.description + "\n" }.joined() + markdown.map { $0.description + "\n" }.joined()
+        text += "\(Self.count(diagnostics.count + markdown.count, "error")) in \(directory)/\n"
         FileHandle.standardError.write(Data(text.utf8))
         throw ExitCode.failure
     }
@@ -54,3 +81,5 @@ struct Report: ParsableCommand {
         "\(n) \(noun)\(n == 1 ? "" : "s")"
     }
 }
+
+extension Profile: ExpressibleByArgument {}

@@ -75,9 +75,15 @@ public enum FlowSpec: Codable, Sendable, Equatable {
     /// RealNVP on vectors (`VectorFlows.realNVPVector`): `couplings` alternating half couplings
     /// with `hidden` units; `seed` seeds the initialisation.
     case realNVPVector(features: Int, couplings: Int, hidden: Int, seed: UInt64)
+    /// Multi-scale image Glow (`Glow`), input (C, H, W) in [0, 1] with internal dequantisation.
+    case glow(GlowConfig)
+    /// Vector residual flow (`ResidualFlow`, Chen et al. 2019).
+    case residualFlow(ResidualFlowConfig)
 
     /// The JSON key of `.realNVP`'s configuration ("config" rather than "_0").
     enum RealNVPCodingKeys: String, CodingKey { case _0 = "config" }
+    enum GlowCodingKeys: String, CodingKey { case _0 = "config" }
+    enum ResidualFlowCodingKeys: String, CodingKey { case _0 = "config" }
 
     /// The quantisation precision ε of latent vectors (LDE paper §3: 1/1024, the finest step
     /// half precision resolves around 1). Vector flows train on z + u, u ~ U(−ε/2, ε/2)^D.
@@ -123,6 +129,13 @@ public enum FlowSpec: Codable, Sendable, Equatable {
                 var rng = SeededGenerator(seed: seed)
                 return VectorFlows.realNVPVector(features: features, couplings: couplings, hidden: hidden, dtype: dtype, using: &rng)
             })
+        case let .glow(c):
+            return (.image(channels: c.channels, height: c.height, width: c.width),
+                    "glow \(c.channels)×\(c.height)×\(c.width) levels \(c.levels) depth \(c.depth) hidden \(c.hidden)",
+                    { Glow(config: c, dequantization: .uniform, dtype: $0) })
+        case let .residualFlow(c):
+            return (.vector(features: c.features), "residual-flow D \(c.features) blocks \(c.blocks) hidden \(c.hidden)",
+                    { ResidualFlow(config: c, dtype: $0) })
         }
     }
 }
@@ -136,6 +149,7 @@ public protocol StochasticLayer: AnyObject {
 }
 
 extension LogitPreprocessing: StochasticLayer {}
+extension ResidualFlow: StochasticLayer {}
 
 extension Module {
     /// Every `StochasticLayer` in this module's tree, in `children` order (self first).

@@ -23,7 +23,7 @@ final class Backend: @unchecked Sendable {
     let cache: ExperimentCache
     let log: (String) -> Void
     private let lock = NSLock()
-    private var loaded: [String: LabeledImages] = [:]
+    private var loaded: [String: LoadedDataset] = [:]
 
     init(profile: Profile, dataDirectory: String?, cache: ExperimentCache, log: @escaping (String) -> Void) {
         self.profile = profile
@@ -34,76 +34,138 @@ final class Backend: @unchecked Sendable {
 
     // MARK: - Data
 
-    /// The environment the loaders see: `--data-dir` stands in for FLOWOOD_DATA.
-    private var dataEnvironment: [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        if let dataDirectory { env[FashionMNIST.environmentVariable] = dataDirectory }
-        return env
+    /// The catalog entry behind a data reference (not for `.features`).
+    func catalogSpec(_ ref: DataRef) throws -> DataSpec {
+        func split(_ s: Split) -> DataSplit { s == .train ? .train : .test }
+        switch ref {
+        case .fashionMNIST(let s): return .fashionMNIST(split(s))
+        case .digits: return .digits
+        case .textures: return .textures
+        case .photos: return .photos
+        case .gaussianNoise: return .gaussianNoise
+        case .uniformNoise: return .uniformNoise
+        case .constant: return .constant
+        case .invertedFashionMNIST: return .invertedFashionMNIST
+        case .flippedFashionMNIST: return .flippedFashionMNIST
+        case .fashionMNISTClasses(let c, let s): return .fashionMNISTClasses(c, split(s))
+        case .tabular(let name, let c, let s):
+            guard let set = TabularDataset(rawValue: name) else { throw BackendError("unknown tabular set '\(name)'") }
+            return .tabular(set, class: c, split(s))
+        case .features: throw BackendError("\(ref.key) is computed from a classifier, not loaded")
+        }
     }
 
     /// Identifies the source files behind data references (their published SHA-256, which the
-    /// loaders verify), so a different data file means a different cache key.
+    /// catalog verifies on load), so different data means a different cache key.
     func fingerprints(_ refs: DataRef?...) -> [String] { fingerprints(refs.compactMap { $0 }) }
 
     func fingerprints(_ refs: [DataRef]) -> [String] {
         refs.map { ref in
-            switch ref {
-            case .fashionMNIST(let s), .fashionMNISTClasses(_, let s):
-                let split: FashionMNIST.Split = s == .train ? .train : .test
-                return "\(ref.key)@\(split.imagesSHA256.prefix(16))"
-            case .invertedFashionMNIST, .flippedFashionMNIST:
-                return "\(ref.key)@\(FashionMNIST.Split.test.imagesSHA256.prefix(16))"
-            case .digits: return "digits@\(Digits.sha256.prefix(16))"
-            case .textures:
-                return "textures@" + SkimageCrops.textureFiles.map { SkimageCrops.sha256[$0]?.prefix(8) ?? "?" }.joined()
-            case .photos:
-                return "photos@" + SkimageCrops.photoFiles.map { SkimageCrops.sha256[$0]?.prefix(8) ?? "?" }.joined()
-            default: return ref.key
-            }
+            if case .features(_, let of, _, _) = ref { return ref.key + "<" + fingerprints([of])[0] }
+            guard let spec = try? catalogSpec(ref) else { return ref.key }
+            let files = spec.sourceFiles(dataDir: nil).map { "\(($0.path as NSString).lastPathComponent)@\($0.sha256.prefix(16))" }
+            return ([ref.key] + files).joined(separator: " ")
         }
     }
 
-    private func fashionMNIST(_ split: Split) throws -> LabeledImages {
-        let name = "fashion-mnist-\(split.rawValue)"
-        lock.lock(); defer { lock.unlock() }
-        if let d = loaded[name] { return d }
-        let d = try FashionMNIST.load(split == .train ? .train : .test,
-                                      directory: FashionMNIST.directory(override: nil, environment: dataEnvironment))
-        loaded[name] = d
+    /// `count` examples of `ref` (nil = all of a fixed set, `defaultEvaluationCount` of a
+    /// generated one), drawn with `seed`. Tabular sets are standardised like `standardizeLike`
+    /// (the in-distribution training class).
+    func load(_ ref: DataRef, count: Int?, seed: Int, standardizeLike: DataRef? = nil) throws -> LoadedDataset {
+        let spec = try catalogSpec(ref)
+        let key = "\(ref.key)|\(count.map(String.init) ?? "all")|\(seed)|\(standardizeLike?.key ?? "")"
+        lock.lock()
+        if let d = loaded[key] { lock.unlock(); return d }
+        lock.unlock()
+        let n = count ?? (spec.isGenerated ? Self.defaultEvaluationCount : nil)
+        let like = try standardizeLike.map(catalogSpec) ?? (spec.isTabular ? spec.trainCounterpart : nil)
+        let d = try spec.load(count: n, seed: UInt64(seed), dataDir: dataDirectory, standardizeLike: like)
+        lock.lock(); loaded[key] = d; lock.unlock()
         return d
     }
 
-    /// Images of `ref`: `count` of them (nil = all of a fixed set, `defaultEvaluationCount` of a
-    /// generated one), drawn with `seed` when the set is larger. Pixel values 0…255.
-    func images(_ ref: DataRef, count: Int?, seed: Int) throws -> LabeledImages {
-        var rng = SeededGenerator(seed: UInt64(bitPattern: Int64(seed)) &* 0x9E37_79B9 &+ 17)
-        func subsample(_ set: LabeledImages) -> LabeledImages {
-            guard let count, count < set.count else { return set }
-            return Synthetic.sample(set, size: count, using: &rng)
+    /// The classifier saved by a `@Train` node, as a feature extractor (features cached).
+    func extractor(_ dir: URL) throws -> FeatureExtractor {
+        let e = try FeatureExtractor.load(checkpoint: dir, cache: FeatureCache(directory: cache.root.appendingPathComponent("features")))
+        return e
+    }
+
+    /// Samples for a flow: images in [0, 1], vectors, or classifier features (normalised and
+    /// PCA-projected as the reference asks; the PCA is fitted on these same samples).
+    func flowData(_ ref: DataRef, count: Int?, seed: Int, models: [String: URL]) throws -> FlowData {
+        if case let .features(cls, of, normalize, pca) = ref {
+            guard let dir = models[cls] else { throw BackendError("classifier '\(cls)' has not been trained") }
+            let data = try load(of, count: count, seed: seed)
+            let f = try extractor(dir).features(of: data)
+            return FlowData(Tensor(try latentRows(f, normalize: normalize, pca: pca).values, shape: [f.shape[0], pca ?? f.shape[1]]))
         }
-        let generated = count ?? Self.defaultEvaluationCount
-        switch ref {
-        case .fashionMNIST(let s): return subsample(try fashionMNIST(s))
-        case .fashionMNISTClasses(let classes, let s):
-            let full = try fashionMNIST(s)
-            let keep = Set(classes.map { UInt8($0) })
-            let idx = (0..<full.count).filter { keep.contains(full.labels[$0]) }
-            let pixels = full.height * full.width
-            var px: [UInt8] = []
-            px.reserveCapacity(idx.count * pixels)
-            for i in idx { px += full.images[(i * pixels)..<((i + 1) * pixels)] }
-            return subsample(LabeledImages(images: px, labels: idx.map { full.labels[$0] }, height: full.height, width: full.width))
-        case .invertedFashionMNIST: return Synthetic.inverted(subsample(try fashionMNIST(.test)))
-        case .flippedFashionMNIST: return Synthetic.verticallyFlipped(subsample(try fashionMNIST(.test)))
-        case .digits: return subsample(try Digits.load(path: Digits.path(environment: dataEnvironment)).mnistStyle())
-        case .textures: return try SkimageCrops.textures(count: generated, directory: SkimageCrops.directory(environment: dataEnvironment), using: &rng)
-        case .photos: return try SkimageCrops.photos(count: generated, directory: SkimageCrops.directory(environment: dataEnvironment), using: &rng)
-        case .gaussianNoise: return Synthetic.gaussianNoise(count: generated, using: &rng)
-        case .uniformNoise: return Synthetic.uniformNoise(count: generated, using: &rng)
-        case .constant: return Synthetic.constant(count: generated, using: &rng)
-        case .tabular, .features:
-            throw BackendError("\(ref.key) is not an image set")
+        return FlowData(try load(ref, count: count, seed: seed).tensor)
+    }
+
+    /// Rows of `features` L2-normalised (optionally) and PCA-projected (optionally).
+    func latentRows(_ features: Tensor, normalize: Bool, pca: Int?) throws -> (values: [Float], dimension: Int) {
+        let n = features.shape[0], d = features.shape[1]
+        var v = features.doubles
+        if normalize {
+            for i in 0..<n {
+                var s = 0.0
+                for j in 0..<d { s += v[i * d + j] * v[i * d + j] }
+                let norm = s.squareRoot()
+                if norm > 0 { for j in 0..<d { v[i * d + j] /= norm } }
+            }
         }
+        if let k = pca {
+            guard k >= 1 && k <= d else { throw BackendError("PCA to \(k) of \(d) dimensions") }
+            v = PCA(fittedOn: v, dimension: d, components: k).project(v)
+            return (v.map { Float($0) }, k)
+        }
+        return (v.map { Float($0) }, d)
+    }
+
+    // MARK: - Models
+
+    /// The flow a model spec describes, for data of `shape` ((C, H, W) or (D)).
+    func flowSpec(_ model: ModelSpec, shape: [Int], seed: Int) throws -> FlowSpec {
+        let s = UInt64(seed)
+        switch model {
+        case let .realNVP(scales, channels, blocks, mask, stNet):
+            guard shape.count == 3 else { throw BackendError("RealNVP needs images, got samples of shape \(shape)") }
+            let st: STNet = switch stNet {
+            case .resnet: .resnet
+            case .resnetNoBatchNorm: .resnetNoBatchNorm
+            case .highway: .highway
+            case .bottleneck(let k): .bottleneck(k)
+            }
+            let scheme: MaskScheme = switch mask {
+            case .checkerboard: .checkerboard
+            case .cycle: .cycle
+            case .horizontal: .horizontal
+            case .vertical: .vertical
+            }
+            return .realNVP(RealNVPConfig(channels: shape[0], height: shape[1], width: shape[2], mid: channels, blocks: blocks,
+                                          batchNorm: stNet == .resnet, stNet: st, maskScheme: scheme, scales: scales, seed: s))
+        case let .glow(levels, depth, channels):
+            guard shape.count == 3 else { throw BackendError("Glow needs images, got samples of shape \(shape)") }
+            return .glow(GlowConfig(channels: shape[0], height: shape[1], width: shape[2], levels: levels, depth: depth,
+                                    hidden: channels, seed: s))
+        case let .glowLatent(blocks, hidden):
+            guard shape.count == 1 else { throw BackendError("glowLatent needs vectors, got samples of shape \(shape)") }
+            return .glowLatent(features: shape[0], blocks: blocks, hidden: hidden, seed: s)
+        case let .realNVPVector(couplings, hidden):
+            guard shape.count == 1 else { throw BackendError("realNVPVector needs vectors, got samples of shape \(shape)") }
+            return .realNVPVector(features: shape[0], couplings: couplings, hidden: hidden, seed: s)
+        case let .residualFlow(blocks, hidden):
+            guard shape.count == 1 else { throw BackendError("residualFlow needs vectors, got samples of shape \(shape)") }
+            return .residualFlow(ResidualFlowConfig(features: shape[0], blocks: blocks, hidden: hidden, seed: s))
+        case .classifier:
+            throw BackendError("a classifier is not a flow")
+        }
+    }
+
+    /// The trained flow of a `@Train` node's directory.
+    func loadFlow(_ dir: URL) throws -> (flow: any FlowLayer, spec: FlowSpec) {
+        let run = try FlowRun(directory: dir.appendingPathComponent("run"))
+        return (try run.loadFlow(), run.spec)
     }
 
     // MARK: - Training
@@ -125,10 +187,16 @@ final class Backend: @unchecked Sendable {
         guard case .fashionMNIST = spec.data else {
             throw BackendError("classifiers train on .fashionMNIST(.train) only, got \(spec.data.key)")
         }
-        let train = try images(spec.data, count: spec.subset, seed: seed)
-        let test = try images(.fashionMNIST(.test), count: profile == .smoke ? 512 : nil, seed: seed)
-        guard case .cnn = backbone else { throw BackendError("backbone \(backbone) is not available yet") }
-        let config = ClassifierConfig(architecture: .cnnFMNIST, seed: UInt64(seed))
+        guard let train = try load(spec.data, count: spec.subset, seed: seed).images,
+              let test = try load(.fashionMNIST(.test), count: profile == .smoke ? 512 : nil, seed: 0).images else {
+            throw BackendError("classifier data are not images")
+        }
+        let architecture: ClassifierArchitecture
+        switch backbone {
+        case .cnn: architecture = .cnnFMNIST
+        case .resnet(let width): architecture = .resnet(width: width)
+        }
+        let config = ClassifierConfig(architecture: architecture, seed: UInt64(seed))
         var options = ClassifierTrainingOptions()
         options.epochs = spec.epochs
         options.batchSize = spec.batchSize
@@ -147,35 +215,284 @@ final class Backend: @unchecked Sendable {
         try writeJSON(result, to: out.appendingPathComponent("result.json"))
     }
 
+    /// Negative training's log-likelihood threshold for 28×28 images (flows_ood, (F)MNIST).
+    static let negativeThreshold = -3e4
+
     private func trainFlow(_ spec: TrainSpec, seed: Int, work: URL, inputModels: [String: URL], into out: URL) throws {
-        throw BackendError("flow training is not wired yet")
+        let train = try flowData(spec.data, count: spec.subset, seed: seed, models: inputModels)
+        var validation: FlowData? = nil
+        if case .fashionMNIST(.train) = spec.data {
+            validation = try flowData(.fashionMNIST(.test), count: profile == .smoke ? 64 : 500, seed: 1000 + seed, models: inputModels)
+        }
+        let flowSpec = try flowSpec(spec.model, shape: train.sampleShape, seed: seed)
+        var options = FlowTrainingOptions()
+        options.epochs = spec.epochs
+        options.batchSize = spec.batchSize
+        options.learningRate = spec.lr
+        options.optimizer = spec.optimizer == .adam ? .adam : .rmsprop
+        options.weightDecay = spec.weightDecay
+        options.clipNorm = spec.clip ?? 0
+        options.seed = UInt64(seed)
+        options.validationFraction = validation == nil ? 0.1 : 0
+        options.dataName = spec.data.key
+        var negative: FlowData? = nil
+        if let neg = spec.negative {
+            negative = try flowData(neg, count: train.count, seed: seed + 7, models: inputModels)
+            options.negative = .init(weight: spec.negativeWeight, threshold: Self.negativeThreshold)
+        }
+        var trainer = FlowTrainer(spec: flowSpec, options: options, directory: work)
+        trainer.log = log
+        let start = Date()
+        let (state, flow) = try trainer.run(train: train, validation: validation, negative: negative)
+        // The run directory (config, state, final checkpoint) is the node's model.
+        let run = out.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: work.path) where !name.hasPrefix(".") {
+            try FileManager.default.copyItem(at: work.appendingPathComponent(name), to: run.appendingPathComponent(name))
+        }
+        let result = TrainResult(seconds: Date().timeIntervalSince(start), parameters: flow.parameterCount,
+                                 trainingExamples: train.count,
+                                 history: state.history.map { .init(epoch: $0.epoch, trainLoss: $0.trainBitsPerDim,
+                                                                    validationBPD: $0.validationBitsPerDim, testAccuracy: nil) })
+        try writeJSON(result, to: out.appendingPathComponent("result.json"))
     }
 
     // MARK: - Evaluation
 
-    func evaluate(_ spec: EvaluateSpec, seed: Int, models: [String: URL], into out: URL) throws {
-        throw BackendError("evaluation is not wired yet")
+    /// Builds the detector `d` from the trained models (`models`: train id → directory).
+    func makeDetector(_ d: DetectorSpec, models: [String: URL]) throws -> (any OODDetector, dimensions: Int?) {
+        guard let dir = models[d.kind.model] else { throw BackendError("model '\(d.kind.model)' has not been trained") }
+        switch d.kind {
+        case .likelihood, .typicality:
+            let (flow, spec) = try loadFlow(dir)
+            let bits: BitsDefinition = spec.dataKind.bitsPerDimension == .images ? .images : .lde
+            if case .typicality = d.kind { return (TypicalityDetector(flow: flow, bits: bits, name: d.key), spec.dimensions) }
+            return (FlowLikelihoodDetector(flow: flow, bits: bits, name: d.key), spec.dimensions)
+        case .msp: return (MSPDetector(extractor: try extractor(dir), name: d.key), nil)
+        case let .odin(_, t, eps): return (ODINDetector(extractor: try extractor(dir), temperature: t, epsilon: eps, name: d.key), nil)
+        case .energy: return (EnergyDetector(extractor: try extractor(dir), name: d.key), nil)
+        case let .react(_, p): return (ReActDetector(extractor: try extractor(dir), percentile: p, name: d.key), nil)
+        case .mahalanobis: return (MahalanobisDetector(extractor: try extractor(dir), name: d.key), nil)
+        case let .knn(_, k): return (KNNDetector(extractor: try extractor(dir), k: k, name: d.key), nil)
+        case let .lde(_, flow, epochs, normalize, pca):
+            var options = LDEOptions()
+            options.epochs = epochs
+            options.normalize = normalize
+            options.pca = pca
+            let factory: VectorFlowFactory = { [self] dimension, rng in
+                let spec = try! self.flowSpec(flow, shape: [dimension], seed: Int(rng.next() >> 33))
+                return spec.makeFlow()
+            }
+            return (LDEDetector(extractor: try extractor(dir), options: options, flowFactory: factory, name: d.key), nil)
+        }
     }
 
-    func curve(evaluation: EvaluateSpec, detector: DetectorSpec, vary: VarySpec, ood: [DataRef]?, seed: Int,
-               models: [String: URL], into out: URL) throws {
-        throw BackendError("curves are not wired yet")
+    /// The in-distribution training set a detector fits on: the referenced model's own
+    /// training data (same subset and seed).
+    func fitData(for d: DetectorSpec, trains: [String: TrainSpec], seed: Int) throws -> LoadedDataset {
+        guard let t = trains[d.kind.model] else { throw BackendError("no @Train '\(d.kind.model)'") }
+        if case .features = t.data { throw BackendError("detector '\(d.key)': flows on classifier features are scored through .lde") }
+        var count = t.subset
+        if case .likelihood = d.kind { count = min(count ?? 64, 64) }  // nothing to fit
+        if case .typicality = d.kind { count = min(count ?? 1000, 1000) }
+        return try load(t.data, count: count, seed: t.seed(for: seed))
     }
 
-    func couplingGrid(_ spec: ImageFlowFigureSpec, model: URL, title: String?) throws -> Figure {
-        throw BackendError("coupling grids are not wired yet")
+    func evaluate(_ spec: EvaluateSpec, seed: Int, models: [String: URL], trains: [String: TrainSpec], into out: URL) throws {
+        let count = spec.subset
+        let inData = try load(spec.inDistribution, count: count, seed: 100 + seed)
+        let idTrain: DataRef? = if case let .tabular(n, c, _) = spec.inDistribution { .tabular(name: n, classLabel: c, split: .train) } else { nil }
+        let oodData = try spec.ood.map { try load($0, count: count, seed: 200 + seed, standardizeLike: idTrain) }
+        let inInput = DetectorInput(inData)
+        let oodInputs = oodData.map(DetectorInput.init)
+        var fitInputs: [String: DetectorInput] = [:]
+        var detectors: [EvaluationResult.DetectorResult] = []
+        let names = [spec.inDistribution.key: spec.inDistribution.displayName]
+            .merging(spec.ood.map { ($0.key, $0.displayName) }, uniquingKeysWith: { a, _ in a })
+        for d in spec.detectors {
+            log("  detector \(d.key)")
+            let (detector, dims) = try makeDetector(d, models: models)
+            let fit = try fitData(for: d, trains: trains, seed: seed)
+            let fitKey = (fit.identity ?? fit.key)
+            let fitInput = fitInputs[fitKey] ?? DetectorInput(fit)
+            fitInputs[fitKey] = fitInput
+            var rng = SeededGenerator(seed: UInt64(seed) &* 7919 &+ 13)
+            try detector.fit(fitInput, using: &rng)
+            var sets: [EvaluationResult.SetScores] = []
+            for (ref, input) in zip([spec.inDistribution] + spec.ood, [inInput] + oodInputs) {
+                let scores = try checkedScores(try detector.scores(input), detector: d.key, dataset: ref.key)
+                var bits: [Double]? = nil
+                if let like = detector as? FlowLikelihoodDetector { bits = try like.bitsPerDimension(input) }
+                if detector is LDEDetector { bits = scores.map { -$0 } }
+                sets.append(.init(data: ref.key, displayName: names[ref.key] ?? ref.key, scores: scores, bitsPerDim: bits,
+                                  dimensions: dims))
+            }
+            var metrics: [String: MetricRecord] = [:]
+            var rng2 = SeededGenerator(seed: UInt64(seed) &+ 99)
+            for set in sets.dropFirst() {
+                let m = try OODMetrics(inScores: sets[0].scores, outScores: set.scores)
+                let ci = try bootstrapInterval(inScores: sets[0].scores, outScores: set.scores, resamples: profile == .smoke ? 50 : 500,
+                                               using: &rng2, metric: auroc)
+                metrics[set.data] = MetricRecord(metrics: m, aurocCI: ci)
+            }
+            detectors.append(.init(key: d.key, displayName: d.displayName, sets: sets, metrics: metrics,
+                                   fitHistory: (detector as? LDEDetector)?.history))
+        }
+        let result = EvaluationResult(seed: seed, inDistribution: spec.inDistribution.key, ood: spec.ood.map(\.key), detectors: detectors)
+        try writeJSON(result, to: out.appendingPathComponent("evaluation.json"))
+        try Data(scoresCSV(result).utf8).write(to: out.appendingPathComponent("scores.csv"))
     }
 
-    func latentGrid(_ spec: ImageFlowFigureSpec, model: URL, title: String?) throws -> Figure {
-        throw BackendError("latent grids are not wired yet")
+    /// Per-sample scores for re-scoring elsewhere: detector, dataset, index, score, bits/dim.
+    func scoresCSV(_ r: EvaluationResult) -> String {
+        var lines = ["detector,dataset,index,score,bits_per_dim"]
+        for d in r.detectors {
+            for set in d.sets {
+                for (i, s) in set.scores.enumerated() {
+                    lines.append("\(d.key),\(set.data),\(i),\(s),\(set.bitsPerDim.map { String($0[i]) } ?? "")")
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
-    func samples(_ spec: SamplesSpec, model: URL) throws -> Figure {
-        throw BackendError("samples are not wired yet")
+    func curve(evaluation: EvaluateSpec, detector: DetectorSpec, vary: VarySpec, metric curveMetric: MetricKind,
+               ood: [DataRef]?, seed: Int, models: [String: URL], trains: [String: TrainSpec], into out: URL) throws {
+        guard case let .lde(cls, flow, epochs, normalize, pca) = detector.kind else {
+            throw BackendError("@Curve varies the fitted part of an .lde detector; '\(detector.key)' is not one")
+        }
+        let sets = ood ?? evaluation.ood
+        let inInput = DetectorInput(try load(evaluation.inDistribution, count: evaluation.subset, seed: 100 + seed))
+        let oodInputs = try sets.map { DetectorInput(try load($0, count: evaluation.subset, seed: 200 + seed)) }
+        let fitInput = DetectorInput(try fitData(for: detector, trains: trains, seed: seed))
+        let values: [Int]
+        let parameter: String
+        switch vary {
+        case .epochs(let v): values = v; parameter = "training epochs"
+        case .pca(let v): values = v; parameter = "PCA dimension"
+        }
+        var metric: [String: [Double]] = [:]
+        var loss: [Double] = []
+        for v in values {
+            var d = detector
+            switch vary {
+            case .epochs: d.kind = .lde(classifier: cls, flow: flow, epochs: v, normalize: normalize, pca: pca)
+            case .pca: d.kind = .lde(classifier: cls, flow: flow, epochs: epochs, normalize: normalize, pca: v)
+            }
+            log("  \(parameter) = \(v)")
+            let (det, _) = try makeDetector(d, models: models)
+            var rng = SeededGenerator(seed: UInt64(seed) &* 7919 &+ 13)
+            try det.fit(fitInput, using: &rng)
+            let inScores = try checkedScores(try det.scores(inInput), detector: d.key, dataset: evaluation.inDistribution.key)
+            for (ref, input) in zip(sets, oodInputs) {
+                let outScores = try checkedScores(try det.scores(input), detector: d.key, dataset: ref.key)
+                let m = try MetricRecord(metrics: OODMetrics(inScores: inScores, outScores: outScores), aurocCI: nil)
+                metric[ref.key, default: []].append(m.value(curveMetric))
+            }
+            let trainBits = try det.scores(fitInput).map { -$0 }
+            loss.append(trainBits.reduce(0, +) / Double(max(trainBits.count, 1)))
+        }
+        let result = CurveResult(parameter: parameter, values: values, metric: metric,
+                                 displayNames: Dictionary(sets.map { ($0.key, $0.displayName) }, uniquingKeysWith: { a, _ in a }),
+                                 loss: { if case .epochs = vary { return loss } else { return nil } }())
+        try writeJSON(result, to: out.appendingPathComponent("curve.json"))
     }
 
     func scatter(_ spec: ScatterSpec, classifier: URL, flow: URL?, into out: URL) throws {
-        throw BackendError("t-SNE is not wired yet")
+        let ex = try extractor(classifier)
+        var rows: [[Double]] = []
+        var group: [Int] = []
+        var names: [String] = []
+        for (g, ref) in spec.datasets.enumerated() {
+            let data = try load(ref, count: spec.perSet, seed: 300)
+            let f = try ex.features(of: data)
+            let (v, d) = try latentRows(f, normalize: spec.normalize, pca: nil)
+            for i in 0..<f.shape[0] { rows.append(v[(i * d)..<((i + 1) * d)].map(Double.init)); group.append(g) }
+            names.append(ref.displayName)
+        }
+        if let flow {
+            let (model, fspec) = try loadFlow(flow)
+            guard fspec.dimensions == rows.first?.count else {
+                throw BackendError("the flow models \(fspec.dimensions)-dimensional data, the features have \(rows.first?.count ?? 0)")
+            }
+            var rng = SeededGenerator(seed: 301)
+            let z = StandardNormal.sample([spec.perSet, fspec.dimensions], using: &rng)
+            let x = withoutGrad { model.inverse(z) }.doubles
+            let d = fspec.dimensions
+            for i in 0..<spec.perSet { rows.append(Array(x[(i * d)..<((i + 1) * d)])); group.append(spec.datasets.count) }
+            names.append("flow samples")
+        }
+        var rng = SeededGenerator(seed: 302)
+        let (x, y) = try TSNE(perplexity: spec.perplexity, iterations: profile == .smoke ? 250 : 1000).embed(rows, using: &rng)
+        try writeJSON(ScatterResult(x: x, y: y, group: group, groupNames: names), to: out.appendingPathComponent("tsne.json"))
+    }
+
+    // MARK: - Image-flow figures (rendered from the trained model; cheap)
+
+    func couplingGrid(_ spec: ImageFlowFigureSpec, model: URL, title: String?) throws -> Figure {
+        let (flow, _) = try loadFlow(model)
+        guard let nvp = flow as? RealNVP else { throw BackendError("coupling grids need a RealNVP model") }
+        var rows: [[PlotImage?]] = []
+        var rowLabels: [Label] = []
+        var columns: [Label] = []
+        for ref in spec.images {
+            let data = try load(ref, count: nil, seed: 0)
+            guard spec.indexOrCount < data.count else { throw BackendError("\(ref.key) has \(data.count) images, index \(spec.indexOrCount)") }
+            let trace = withoutGrad { nvp.trace(data.tensor(indices: [spec.indexOrCount])) }
+            let h = trace.height, w = trace.width
+            func img(_ v: [Double]) -> PlotImage { PlotImage(width: w, height: h, pixels: trace.plane(v, channel: 0)) }
+            if columns.isEmpty {
+                columns = ["input"] + trace.couplings.indices.map { "\($0 + 1)" } + ["z"]
+            }
+            rows.append([img(trace.input)] + trace.couplings.map { img($0.output) } + [img(trace.latent)])
+            rows.append([nil] + trace.couplings.map { img($0.scale) } + [nil])
+            rows.append([nil] + trace.couplings.map { img($0.shift) } + [nil])
+            rowLabels += [.plain("\(ref.displayName): output"), "exp(<i>s</i>)", "<i>t</i>"]
+        }
+        let grid = try ImageGrid(rows, rowLabels: rowLabels, columnLabels: columns, colorMap: .grey, range: .data,
+                                 scope: .row, colorBar: true, title: title.map { .plain($0) })
+        return Figure(grid)
+    }
+
+    func latentGrid(_ spec: ImageFlowFigureSpec, model: URL, title: String?) throws -> Figure {
+        let (flow, fspec) = try loadFlow(model)
+        guard let nvp = flow as? RealNVP else { throw BackendError("latent grids need a RealNVP model") }
+        _ = fspec
+        var rows: [[PlotImage?]] = []
+        var labels: [Label] = []
+        for ref in spec.images {
+            let data = try load(ref, count: nil, seed: 0)
+            let idx = Array(0..<min(spec.indexOrCount, data.count))
+            let x = data.tensor(indices: idx)
+            let z = withoutGrad { nvp.latentImage(nvp.forward(x).z) }
+            let c = nvp.config
+            let plane = c.height * c.width
+            let xs = x.doubles, zs = z.doubles
+            rows.append(idx.map { i in PlotImage(width: c.width, height: c.height, pixels: Array(xs[(i * c.channels * plane)..<(i * c.channels * plane + plane)])) })
+            rows.append(idx.map { i in PlotImage(width: c.width, height: c.height, pixels: Array(zs[(i * c.channels * plane)..<(i * c.channels * plane + plane)])) })
+            labels += [.plain("\(ref.displayName)"), "<i>z</i>"]
+        }
+        let grid = try ImageGrid(rows, rowLabels: labels, colorMap: .grey, range: .data, scope: .row, colorBar: true,
+                                 title: title.map { .plain($0) })
+        return Figure(grid)
+    }
+
+    func samples(_ spec: SamplesSpec, model: URL) throws -> Figure {
+        let (flow, fspec) = try loadFlow(model)
+        guard case .image(let c, let h, let w) = fspec.dataKind else { throw BackendError("samples need an image flow") }
+        var rng = SeededGenerator(seed: 400)
+        let z = StandardNormal.sample([spec.count, fspec.dimensions], using: &rng) * spec.temperature
+        let x = withoutGrad { flow.inverse(z) }.doubles
+        let plane = h * w
+        let perRow = Int(Double(spec.count).squareRoot().rounded(.up))
+        var rows: [[PlotImage?]] = []
+        for r in stride(from: 0, to: spec.count, by: perRow) {
+            rows.append((r..<min(r + perRow, spec.count)).map { i in
+                PlotImage(width: w, height: h, pixels: Array(x[(i * c * plane)..<(i * c * plane + plane)]))
+            })
+        }
+        let grid = try ImageGrid(rows, colorMap: .grey, range: .fixed(0...1), title: spec.title.map { .plain($0) })
+        return Figure(grid, width: min(Figure.textWidth, Double(perRow) * 40))
     }
 }
 

@@ -159,3 +159,24 @@ enum SpecDecoder {
         return DetectorSpec(kind: kind, key: name ?? kind.defaultKey, displayName: kind.displayName)
     }
 }
+
+extension Book {
+    /// Problems the renderers would find in the prose, captions and claim comments (TeX math,
+    /// citations), as chapter diagnostics, so `--check` reports them before anything runs.
+    public func markdownDiagnostics() -> [RenderDiagnostic] {
+        var out: [RenderDiagnostic] = []
+        for chapter in chapters {
+            for segment in chapter.segments {
+                switch segment {
+                case .markdown(let text, let line):
+                    out += MarkdownCheck(text, origin: SourceLocation(file: chapter.file, line: line, column: 1)).diagnostics
+                case .directive(let d):
+                    if let body = d.body, let at = d.bodyLocation {
+                        out += MarkdownCheck(body, origin: at).diagnostics
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -106,13 +106,24 @@ public final class ReportBuilder {
         let canonical = canonicalJSON(Key(spec: spec, seed: seed,
                                           data: backend.fingerprints([spec.inDistribution] + spec.ood)))
         let backend = self.backend
+        let trains = try trainSpecs(ids)
         let node = graph.node(label: "evaluate \(id) (seed \(seed))", kind: "evaluate", codeVersion: Backend.evaluateVersion,
                               canonical: canonical, inputs: inputs, location: d.location) { node, out in
             let models = Dictionary(zip(ids, node.inputs.indices.map { node.inputDirectory($0) }), uniquingKeysWith: { a, _ in a })
-            try backend.evaluate(spec, seed: seed, models: models, into: out)
+            try backend.evaluate(spec, seed: seed, models: models, trains: trains, into: out)
         }
         evaluationNodes[id, default: [:]][seed] = node
         return node
+    }
+
+    /// The (profile-adjusted) specs of these `@Train` ids.
+    func trainSpecs(_ ids: [String]) throws -> [String: TrainSpec] {
+        var out: [String: TrainSpec] = [:]
+        for id in ids {
+            guard let d = trains[id], case .train(let t) = d.spec else { throw BackendError("no @Train '\(id)'") }
+            out[id] = t.applying(options.profile)
+        }
+        return out
     }
 
     /// Creates every node the chapters need (no computation).
@@ -170,15 +181,16 @@ public final class ReportBuilder {
         let seed = spec.seeds[0]
         let cls = try trainNode(det.kind.model, seed: seed)
         let vary = c.vary.applying(options.profile)
-        struct Key: Encodable { var evaluation: EvaluateSpec; var detector: String; var vary: VarySpec; var ood: [DataRef]?; var data: [String] }
-        let canonical = canonicalJSON(Key(evaluation: spec, detector: c.detector, vary: vary, ood: c.ood,
+        struct Key: Encodable { var evaluation: EvaluateSpec; var detector: String; var vary: VarySpec; var metric: MetricKind; var ood: [DataRef]?; var data: [String] }
+        let canonical = canonicalJSON(Key(evaluation: spec, detector: c.detector, vary: vary, metric: c.metric, ood: c.ood,
                                           data: backend.fingerprints([spec.inDistribution] + spec.ood)))
         let backend = self.backend
         let model = det.kind.model
+        let trains = try trainSpecs([model])
         curveNodes[c.id] = graph.node(label: "curve \(c.id)", kind: "curve", codeVersion: Backend.curveVersion,
                                       canonical: canonical, inputs: [cls], location: d.location) { node, out in
-            try backend.curve(evaluation: spec, detector: det, vary: vary, ood: c.ood, seed: seed,
-                              models: [model: node.inputDirectory(0)], into: out)
+            try backend.curve(evaluation: spec, detector: det, vary: vary, metric: c.metric, ood: c.ood, seed: seed,
+                              models: [model: node.inputDirectory(0)], trains: trains, into: out)
         }
     }
 
