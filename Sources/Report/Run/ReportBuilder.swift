@@ -216,8 +216,23 @@ public final class ReportBuilder {
         try plan()
         log("profile \(options.profile.rawValue): \(graph.nodes.count) experiments")
         try graph.run(explain: options.explain)
+        try exportScores()
         let renderer = BlockRenderer(builder: self)
         return try renderer.document()
+    }
+
+    /// Copies every evaluation's per-sample scores to `build/scores/<id>-seed<k>.csv`
+    /// (detector, dataset, index, score, bits_per_dim), for re-scoring outside FlowOOD.
+    func exportScores() throws {
+        let dir = options.root.appendingPathComponent("build/scores")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (id, bySeed) in evaluationNodes {
+            for (seed, node) in bySeed {
+                guard let src = node.directory?.appendingPathComponent("scores.csv") else { continue }
+                let name = id.replacingOccurrences(of: ":", with: "-")
+                try writeAtomically(try Data(contentsOf: src), to: dir.appendingPathComponent("\(name)-seed\(seed).csv"))
+            }
+        }
     }
 
     // MARK: - Results
