@@ -223,22 +223,35 @@ func largestSingularValue(_ a: [Double], rows m: Int, columns n: Int) -> Double 
         return (mean, (variance / Double(draws)).squareRoot())
     }
 
-    @Test(arguments: [RouletteDistribution.geometric(p: 0.25), .poisson(lambda: 4)])
+    @Test(arguments: [RouletteDistribution.geometric(p: 0.5), .poisson(lambda: 1)])
     func russianRouletteIsUnbiased(distribution: RouletteDistribution) {
+        let exactTerms = 1
         let f = flow(blocks: 1, actNorm: false, seed: 13)
         let block = f.blocks[0]
         let x = normal([1, 8], scale: 1.5, seed: 14)
         var rng = SeededGenerator(seed: 0)
         let exact = block.forward(x, estimator: .bruteForce, using: &rng).logDet.item
-        let twoTerms = block.forward(x, estimator: .exactSeries(terms: 2), using: &rng).logDet.item
-        let (mean, se) = rouletteMean(block, x, estimator: .russianRoulette(distribution: distribution, exactTerms: 2,
-                                                                              probes: 16),
-                                      draws: 400, copies: 8, seed: 15)
-        print("Russian roulette \(distribution): mean \(mean) ± \(se) (SE), exact \(exact), 2-term series \(twoTerms)")
+        // The series terms a_k = (−1)^{k+1} tr(J^k)/k, from partial sums with exact traces.
+        let partial = (0...40).map { n in
+            n == 0 ? 0 : block.forward(x, estimator: .exactSeries(terms: n), using: &rng).logDet.item
+        }
+        let terms = (1...40).map { partial[$0] - partial[$0 - 1] }
+        let (mean, se) = rouletteMean(block, x, estimator: .russianRoulette(distribution: distribution,
+                                                                              exactTerms: exactTerms, probes: 16),
+                                      draws: 600, copies: 8, seed: 15)
+        // What two plausible bugs would give in expectation: stopping after the exact terms, and
+        // summing the first N terms without the 1/P(N ≥ k) reweighting (Σ_k a_k·P(N ≥ k)).
+        let truncated = partial[exactTerms]
+        let unweighted = terms.enumerated().reduce(0.0) { sum, term in
+            sum + term.element * distribution.survival(term.offset + 1 - exactTerms)
+        }
+        print("Russian roulette \(distribution): mean \(mean) ± \(se) (SE), exact \(exact), "
+              + "truncated \(truncated), unweighted \(unweighted)")
         #expect(abs(mean - exact) < 4 * se, "mean \(mean) ± \(se) vs exact \(exact)")
         #expect(se < 0.02, "standard error \(se)")
-        // The test has power: an estimator that stopped after the two exact terms would fail it.
-        #expect(abs(twoTerms - exact) > 6 * se, "2-term series \(twoTerms) vs exact \(exact), SE \(se)")
+        // The test has power against both bugs.
+        #expect(abs(truncated - exact) > 6 * se, "truncated \(truncated) vs exact \(exact), SE \(se)")
+        #expect(abs(unweighted - exact) > 6 * se, "unweighted \(unweighted) vs exact \(exact), SE \(se)")
     }
 
     @Test func hutchinsonSeriesWithManyProbesMatchesTheExactSeries() {
