@@ -7,7 +7,8 @@ import TestSupport
 
 @Suite struct GlowTests {
     /// Replaces every coupling's zero-initialised output conv with N(0, std²) values, each
-    /// coupling `scale` with values in [0.5, 1.5], so s and t are non-zero.
+    /// coupling `scale` with values in [0.5, 1.5], so s and t are non-zero; and moves every 1×1
+    /// convolution away from its orthogonal init (|det W| ≠ 1), so its log-det term is non-zero.
     func randomise(_ model: Glow, std: Double, seed: UInt64) {
         for (k, step) in model.steps.joined().enumerated() {
             let net = step.coupling.network as! GlowSTNet
@@ -15,6 +16,15 @@ import TestSupport
             net.outputConv.weight.assign(normal(net.outputConv.weight.shape, scale: std, seed: s))
             net.outputConv.bias!.assign(normal(net.outputConv.bias!.shape, scale: std, seed: s &+ 1))
             step.coupling.scale.assign(uniform(step.coupling.scale.shape, 0.5, 1.5, seed: s &+ 2))
+            let conv = step.invConv
+            func perturb(_ p: Parameter?, _ scale: Double, _ seed: UInt64) {
+                guard let p else { return }
+                p.assign(p.value.detached + normal(p.shape, scale: scale, seed: seed).cast(to: p.value.dtype))
+            }
+            perturb(conv.weight, 0.2, s &+ 3)
+            perturb(conv.lower, 0.2, s &+ 4)
+            perturb(conv.upper, 0.2, s &+ 5)
+            perturb(conv.logAbsScale, 0.3, s &+ 6)
         }
     }
 
@@ -115,6 +125,10 @@ import TestSupport
         let h = normal([1, 1, size, size], seed: 31)
         let body = model.forwardBody(h)
         #expect(abs(body.logDet.item) > 0.1, "the steps contribute: body log|det| \(body.logDet.item)")
+        // Each kind of layer contributes on its own, so dropping any one term would fail below.
+        let convTerm = model.steps.joined().map { $0.invConv.matrix().logAbsDet.item }.reduce(0, +)
+        let actNormTerm = model.steps.joined().map { $0.actNorm.logScale.value.doubles.reduce(0, +) }.reduce(0, +)
+        #expect(abs(convTerm) > 0.05 && abs(actNormTerm) > 0.05, "1×1 conv Σ \(convTerm), ActNorm Σ \(actNormTerm)")
         let brute = bruteForceLogAbsDet(h) { model.forwardBody($0).z }
         expectClose(body.logDet.doubles, [brute], tolerance: 1e-9, relativeTolerance: 1e-9, "body log|det|")
         // The whole model: log|det| of v ↦ z, so the Jacobian in x adds D·log(255/256).
