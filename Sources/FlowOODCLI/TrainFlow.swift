@@ -162,6 +162,10 @@ struct TrainFlow: ParsableCommand {
         the learning rate. Settings can come from --config file.json with the same fields in \
         camelCase (e.g. {"model": "realnvp", "epochs": 2, "batchSize": 32}); options on the \
         command line override the file. Data sets: \(flowDatasetNames.joined(separator: ", ")).
+
+        Example: flowood train-flow --data fashion-mnist-train --subset 2000 --epochs 2 \
+        --run-dir runs/realnvp, then flowood score --run-dir runs/realnvp --data \
+        fashion-mnist-test,digits --out runs/realnvp/scores.csv.
         """)
 
     @Option(help: "JSON file with settings (fields: the option names in camelCase).")
