@@ -436,4 +436,12 @@ public struct LoadedDataset: Sendable {
 
     /// All examples as one tensor (see `tensor(indices:)`).
     public var tensor: Tensor { tensor(indices: 0..<count) }
+
+    /// All examples as a Float64 tensor: vectors at full precision, images as p / 255.
+    public var doubleTensor: Tensor {
+        switch content {
+        case let .vectors(values, d): Tensor(values, shape: [values.count / d, d])
+        case .images: tensor.cast(to: .float64)
+        }
+    }
 }
