@@ -335,6 +335,7 @@ extension DataSpec: Codable, CustomStringConvertible {
 /// A key that names no data set.
 public struct DataSpecError: Error, CustomStringConvertible, Equatable {
     public let key: String
+    public init(key: String) { self.key = key }
     public var description: String {
         "unknown data set '\(key)'; use one of \(DataSpec.simpleKeys.joined(separator: ", ")), "
             + "fashion-mnist-classes-<c>-…-<train|test> (classes 0…9), "
