@@ -27,10 +27,10 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Comma-separated detectors: \(detectorNames.joined(separator: ",")).")
     var detectors: String = detectorNames.joined(separator: ",")
 
-    @Option(name: .customLong("in"), help: "In-distribution test set.")
+    @Option(name: .customLong("in"), help: "In-distribution test set: fashion-mnist-test, fashion-mnist-classes-<c>-…-test or tabular-<set>-<class>-test.")
     var inDistribution: String = "fashion-mnist-test"
 
-    @Option(help: "Comma-separated OOD sets, e.g. digits,textures,photos,gaussian-noise,uniform-noise,constant,fashion-mnist-inverted,fashion-mnist-flipped.")
+    @Option(help: "Comma-separated OOD sets: digits, textures, photos, gaussian-noise, uniform-noise, constant, fashion-mnist-inverted, fashion-mnist-flipped, fashion-mnist-classes-<c>-…-test, tabular-<wine|breast-cancer>-<class>-test.")
     var ood: String = "digits,textures,photos"
 
     @Option(help: "At most this many examples per evaluated set (generated sets: exactly this many; default 10,000).")

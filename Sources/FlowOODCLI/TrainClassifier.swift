@@ -10,9 +10,9 @@ struct TrainClassifier: ParsableCommand {
         commandName: "train-classifier",
         abstract: "Train an image classifier on FashionMNIST and save a checkpoint.",
         discussion: """
-        Trains the cnn-fmnist architecture (93,962 parameters; see shared/bench/reference) with \
-        Adam and a cosine learning-rate schedule, prints a progress bar, evaluates test \
-        accuracy after each epoch, and writes model.safetensors, optimizer.safetensors, \
+        Trains the cnn-fmnist architecture (93,962 parameters; see shared/bench/reference) or \
+        a small ResNet with Adam and a cosine learning-rate schedule, prints a progress bar, \
+        evaluates test accuracy after each epoch, and writes model.safetensors, optimizer.safetensors, \
         config.json and state.json into --out after every epoch. Rerunning the same command \
         resumes after the last finished epoch; --epochs can be raised to train further.
         """)

@@ -335,6 +335,7 @@ extension DataSpec: Codable, CustomStringConvertible {
 /// A key that names no data set.
 public struct DataSpecError: Error, CustomStringConvertible, Equatable {
     public let key: String
+    public init(key: String) { self.key = key }
     public var description: String {
         "unknown data set '\(key)'; use one of \(DataSpec.simpleKeys.joined(separator: ", ")), "
             + "fashion-mnist-classes-<c>-…-<train|test> (classes 0…9), "
@@ -436,4 +437,12 @@ public struct LoadedDataset: Sendable {
 
     /// All examples as one tensor (see `tensor(indices:)`).
     public var tensor: Tensor { tensor(indices: 0..<count) }
+
+    /// All examples as a Float64 tensor: vectors at full precision, images as p / 255.
+    public var doubleTensor: Tensor {
+        switch content {
+        case let .vectors(values, d): Tensor(values, shape: [values.count / d, d])
+        case .images: tensor.cast(to: .float64)
+        }
+    }
 }

@@ -57,7 +57,7 @@ public final class MahalanobisDetector: OODDetector {
 
     func featureMatrix(_ data: DetectorInput) throws -> Tensor {
         if let extractor { return try data.features(extractor) }
-        return data.data.tensor
+        return data.data.doubleTensor
     }
 
     public func scores(_ data: DetectorInput) throws -> [Double] {

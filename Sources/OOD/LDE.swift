@@ -113,7 +113,7 @@ public final class LDEDetector: OODDetector {
 
     func rawFeatures(_ data: DetectorInput) throws -> Tensor {
         if let extractor { return try data.features(extractor) }
-        return data.data.tensor
+        return data.data.doubleTensor
     }
 
     /// Normalised (and PCA-projected, once fitted) latents, row-major, and their dimension.

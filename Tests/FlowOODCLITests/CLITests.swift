@@ -3,6 +3,8 @@ import Foundation
 import Testing
 import TestSupport
 @testable import FlowOODCLI
+import NN
+import OOD
 
 /// Parses `arguments` as the `flowood` command line, expecting a user error whose message is
 /// `message` and whose exit code is `exitCode` (like argument-parser's `AssertParseCommand`).
@@ -53,6 +55,8 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
                                   checkpoints and resumption.
           score                   Score data sets under a trained flow: per-sample
                                   log-likelihood and bits/dim.
+          evaluate                Evaluate OOD detectors of a trained classifier
+                                  against OOD data sets.
           bench                   Measure train and eval throughput of the reference
                                   models.
           info                    Show the engine's threads, BLAS,
@@ -71,13 +75,13 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         OVERVIEW: Train an image classifier on FashionMNIST and save a checkpoint.
 
         Trains the cnn-fmnist architecture (93,962 parameters; see
-        shared/bench/reference) with Adam and a cosine learning-rate schedule, prints a
-        progress bar, evaluates test accuracy after each epoch, and writes
-        model.safetensors, optimizer.safetensors, config.json and state.json into --out
-        after every epoch. Rerunning the same command resumes after the last finished
-        epoch; --epochs can be raised to train further.
+        shared/bench/reference) or a small ResNet with Adam and a cosine learning-rate
+        schedule, prints a progress bar, evaluates test accuracy after each epoch, and
+        writes model.safetensors, optimizer.safetensors, config.json and state.json
+        into --out after every epoch. Rerunning the same command resumes after the last
+        finished epoch; --epochs can be raised to train further.
 
-        USAGE: flowood train-classifier [--data-dir <data-dir>] [--out <out>] [--architecture <architecture>] [--epochs <epochs>] [--batch-size <batch-size>] [--lr <lr>] [--weight-decay <weight-decay>] [--cosine] [--no-cosine] [--seed <seed>] [--train-limit <train-limit>] [--restart]
+        USAGE: flowood train-classifier <options>
 
         OPTIONS:
           --data-dir <data-dir>   Data directory with the FashionMNIST IDX .gz files
@@ -86,7 +90,9 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
           --out <out>             Output directory for the checkpoint. (default:
                                   runs/cnn-fmnist)
           --architecture <architecture>
-                                  Architecture: cnn-fmnist. (default: cnn-fmnist)
+                                  Architecture: cnn-fmnist, or resnet-<width> (a small
+                                  ResNet with 4·width features; resnet = resnet-32).
+                                  (default: cnn-fmnist)
           --epochs <epochs>       Number of epochs. (default: 15)
           --batch-size <batch-size>
                                   Mini-batch size. (default: 128)
@@ -101,6 +107,8 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
           --train-limit <train-limit>
                                   Use only the first N training images (0 = all
                                   60,000). (default: 0)
+          --augment               Augment training images: random shifts of up to 2
+                                  pixels and horizontal flips.
           --restart               Ignore an existing run in --out and start again.
           --version               Show the version.
           -h, --help              Show help information.
@@ -234,6 +242,71 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
                                   Samples per forward pass. (default: 256)
           --seed <seed>           Seed of the dequantisation noise and of the generated
                                   data sets. (default: 0)
+    @Test func evaluateHelpDocumentsEveryOption() {
+        expectSnapshot(FlowOODCommand.helpMessage(for: Evaluate.self, columns: 80), """
+        OVERVIEW: Evaluate OOD detectors of a trained classifier against OOD data sets.
+
+        Fits each detector on the in-distribution training set (the train part of
+        --in), scores the --in test set and every --ood set, and prints AUROC, FPR95
+        (false-positive rate at 95% true-positive rate, in-distribution positive),
+        AUPR-in and AUPR-out. Scores are higher for more in-distribution inputs. Writes
+        metrics.csv, metrics.json and scores.csv (detector,dataset,index,score) into
+        --out. Classifier features are cached in --cache, keyed by the weights'
+        SHA-256, the data set, count and seed.
+
+        USAGE: flowood evaluate <options>
+
+        OPTIONS:
+          --classifier <classifier>
+                                  Classifier checkpoint directory (from `flowood
+                                  train-classifier`). (default: runs/cnn-fmnist)
+          --detectors <detectors> Comma-separated detectors:
+                                  msp,odin,energy,react,mahalanobis,knn,lde. (default:
+                                  msp,odin,energy,react,mahalanobis,knn,lde)
+          --in <in>               In-distribution test set: fashion-mnist-test,
+                                  fashion-mnist-classes-<c>-…-test or
+                                  tabular-<set>-<class>-test. (default:
+                                  fashion-mnist-test)
+          --ood <ood>             Comma-separated OOD sets: digits, textures, photos,
+                                  gaussian-noise, uniform-noise, constant,
+                                  fashion-mnist-inverted, fashion-mnist-flipped,
+                                  fashion-mnist-classes-<c>-…-test,
+                                  tabular-<wine|breast-cancer>-<class>-test. (default:
+                                  digits,textures,photos)
+          --subset <subset>       At most this many examples per evaluated set
+                                  (generated sets: exactly this many; default 10,000).
+          --train-count <train-count>
+                                  At most this many in-distribution training examples
+                                  to fit the detectors on (default: all).
+          --seed <seed>           Seed of the subsets, generated sets and detector
+                                  fitting. (default: 0)
+          --out <out>             Output directory for metrics.csv, metrics.json and
+                                  scores.csv. (default: runs/evaluate)
+          --data-dir <data-dir>   Data directory or root (default: FLOWOOD_DATA, then
+                                  the installed packages).
+          --cache <cache>         Feature cache directory. (default:
+                                  build/cache/features)
+          --no-cache              Do not read or write the feature cache.
+          --odin-temperature <odin-temperature>
+                                  ODIN temperature T. (default: 1000.0)
+          --odin-epsilon <odin-epsilon>
+                                  ODIN input perturbation ε (in [0, 1] pixel units).
+                                  (default: 0.0014)
+          --react-percentile <react-percentile>
+                                  ReAct clipping percentile of the training
+                                  activations. (default: 90.0)
+          --knn-k <knn-k>         KNN: distance to the k-th nearest training feature.
+                                  (default: 50)
+          --lde-epochs <lde-epochs>
+                                  LDE flow training epochs. (default: 1)
+          --lde-pca <lde-pca>     LDE: reduce features to this many principal
+                                  components first.
+          --lde-raw               LDE: raw features instead of L2-normalised ones.
+          --lde-lr <lde-lr>       LDE Adam learning rate. (default: 0.0001)
+          --lde-blocks <lde-blocks>
+                                  LDE glow-latent blocks. (default: 10)
+          --lde-hidden <lde-hidden>
+                                  LDE glow-latent coupling hidden width. (default: 2048)
           --version               Show the version.
           -h, --help              Show help information.
 
@@ -273,9 +346,15 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         expectParseError(["train-classifier", "--lr", "0"], message: "--lr must be positive")
     }
 
+    @Test func resnetAndAugmentation() throws {
+        let command = try #require(try FlowOODCommand.parseAsRoot(["train-classifier", "--architecture", "resnet-16", "--augment"]) as? TrainClassifier)
+        #expect(command.architecture == "resnet-16" && command.augment)
+        #expect(try #require(try FlowOODCommand.parseAsRoot(["train-classifier"]) as? TrainClassifier).augment == false)
+    }
+
     @Test func unknownArchitectureListsTheChoices() {
         expectParseError(["train-classifier", "--architecture", "resnet18"],
-                         message: "unknown --architecture 'resnet18'; choose one of cnn-fmnist")
+                         message: "unknown --architecture 'resnet18'; choose cnn-fmnist or resnet-<width> (e.g. cnn-fmnist, resnet-32)")
     }
 
     @Test func misspelledOptionIsReported() {
@@ -334,6 +413,82 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         } catch {
             #expect(FlowOODCommand.exitCode(for: error) != .success)
             #expect(FlowOODCommand.message(for: error).contains("train"))
+        }
+    }
+}
+
+@Suite struct EvaluateArguments {
+    @Test func defaultsAreAllDetectorsAgainstDigitsTexturesPhotos() throws {
+        let command = try #require(try FlowOODCommand.parseAsRoot(["evaluate"]) as? Evaluate)
+        #expect(command.detectorList == ["msp", "odin", "energy", "react", "mahalanobis", "knn", "lde"])
+        #expect(command.inDistribution == "fashion-mnist-test" && command.oodList == ["digits", "textures", "photos"])
+        #expect(command.classifier == "runs/cnn-fmnist" && command.out == "runs/evaluate" && command.seed == 0)
+        #expect(command.subset == nil && command.trainCount == nil && !command.noCache)
+        #expect(command.odinTemperature == 1000 && command.odinEpsilon == 0.0014 && command.reactPercentile == 90)
+        #expect(command.knnK == 50 && command.ldeEpochs == 1 && command.ldePca == nil && !command.ldeRaw && command.ldeLr == 1e-4)
+    }
+
+    @Test func parsesEveryOption() throws {
+        let parsed = try FlowOODCommand.parseAsRoot([
+            "evaluate", "--classifier", "c", "--detectors", "msp, knn", "--in", "fashion-mnist-classes-0-1-test",
+            "--ood", "fashion-mnist-classes-2-test,constant", "--subset", "100", "--train-count", "500", "--seed", "4",
+            "--out", "o", "--data-dir", "d", "--cache", "k", "--no-cache", "--odin-temperature", "10", "--odin-epsilon", "0",
+            "--react-percentile", "95", "--knn-k", "5", "--lde-epochs", "2", "--lde-pca", "64", "--lde-raw", "--lde-lr", "0.001",
+            "--lde-blocks", "4", "--lde-hidden", "256",
+        ])
+        let command = try #require(parsed as? Evaluate)
+        #expect(command.detectorList == ["msp", "knn"] && command.oodList == ["fashion-mnist-classes-2-test", "constant"])
+        #expect(command.classifier == "c" && command.out == "o" && command.dataDir == "d" && command.cache == "k" && command.noCache)
+        #expect(command.subset == 100 && command.trainCount == 500 && command.seed == 4)
+        #expect(command.odinTemperature == 10 && command.odinEpsilon == 0 && command.reactPercentile == 95 && command.knnK == 5)
+        #expect(command.ldeEpochs == 2 && command.ldePca == 64 && command.ldeRaw && command.ldeLr == 0.001)
+        #expect(command.ldeBlocks == 4 && command.ldeHidden == 256)
+        #expect(command.makeDetectors(FeatureExtractor(classifier: Classifier(ClassifierConfig()))).map(\.name) == ["msp", "knn"])
+    }
+
+    @Test func rejectsUnknownDetectorsAndDataSets() {
+        expectParseError(["evaluate", "--detectors", "msp,mahalonobis"],
+                         message: "unknown detector 'mahalonobis'; choose from msp,odin,energy,react,mahalanobis,knn,lde")
+        expectParseError(["evaluate", "--detectors", "msp,msp"], message: "--detectors lists a detector twice")
+        expectParseError(["evaluate", "--ood", "mnist"], message: DataSpecError(key: "mnist").description)
+        expectParseError(["evaluate", "--in", "digits"], message: "--in digits has no training part to fit the detectors on")
+        expectParseError(["evaluate", "--subset", "0"], message: "--subset must be at least 1")
+        expectParseError(["evaluate", "--lde-pca", "3"], message: "--lde-pca must be even and at least 2")
+        expectParseError(["evaluate", "--knn-k", "0"], message: "--knn-k must be at least 1")
+    }
+
+    @Test func aMissingCheckpointIsAUserError() throws {
+        try withTemporaryDirectory { dir in
+            var command = try FlowOODCommand.parseAsRoot(["evaluate", "--classifier", dir.path + "/none", "--out", dir.path + "/out"])
+            do {
+                try command.run()
+                Issue.record("ran without a checkpoint")
+            } catch {
+                #expect(FlowOODCommand.exitCode(for: error) == .failure)
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir.path + "/out"))
+        }
+    }
+
+    @Test func evaluatesAnUntrainedCheckpointEndToEnd() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") else { return }
+        try withTemporaryDirectory { dir in
+            let config = ClassifierConfig(seed: 3)
+            let checkpoint = dir.appendingPathComponent("clf")
+            try Checkpoint.save(Classifier(config), config: config, to: checkpoint)
+            let out = dir.appendingPathComponent("eval")
+            var command = try FlowOODCommand.parseAsRoot([
+                "evaluate", "--classifier", checkpoint.path, "--detectors", "msp,energy,knn", "--ood", "constant,uniform-noise",
+                "--subset", "20", "--train-count", "60", "--knn-k", "5", "--out", out.path, "--cache", dir.appendingPathComponent("cache").path,
+            ])
+            try command.run()
+            let metrics = try String(contentsOf: out.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
+            #expect(metrics.count == 1 + 3 * 2)
+            #expect(metrics[1].hasPrefix("msp,fashion-mnist-test,constant,20,20,"))
+            let scores = try String(contentsOf: out.appendingPathComponent("scores.csv"), encoding: .utf8).split(separator: "\n")
+            #expect(scores.count == 1 + 3 * 60)
+            // Features of the four sets were cached (train, test, two OOD sets).
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache").path).count == 4)
         }
     }
 }
