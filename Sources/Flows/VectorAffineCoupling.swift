@@ -35,28 +35,30 @@ public final class VectorAffineCoupling: FlowLayer {
     public var isTraining = true
 
     /// - Parameters:
-    ///   - features: D, even.
+    ///   - features: D ≥ 2; for odd D the first part has ⌊D/2⌋ features and the second the rest.
     ///   - hidden: width of the s/t network's hidden layer.
     ///   - conditionOn: the half that conditions and passes through unchanged.
     ///   - dtype: the parameters' dtype.
     ///   - rng: the source of L₁'s random initialisation.
     public init(features: Int, hidden: Int, conditionOn: Half = .first, dtype: DType = .float32,
                 using rng: inout some RandomNumberGenerator) {
-        precondition(features >= 2 && features % 2 == 0, "VectorAffineCoupling: features \(features) must be even and ≥ 2")
+        precondition(features >= 2, "VectorAffineCoupling: features \(features) must be ≥ 2")
         precondition(hidden >= 1, "VectorAffineCoupling: hidden \(hidden) must be ≥ 1")
         self.features = features
         self.conditionOn = conditionOn
-        hiddenLayer = Linear(features / 2, hidden, dtype: dtype, using: &rng)
-        outputLayer = Linear(hidden, features, weightInit: .zeros, biasInit: .zeros, dtype: dtype, using: &rng)
+        let first = features / 2, second = features - first
+        let (cond, moving) = conditionOn == .first ? (first, second) : (second, first)
+        hiddenLayer = Linear(cond, hidden, dtype: dtype, using: &rng)
+        outputLayer = Linear(hidden, 2 * moving, weightInit: .zeros, biasInit: .zeros, dtype: dtype, using: &rng)
     }
 
     public var children: [(String, any Module)] { [("l1", hiddenLayer), ("l2", outputLayer)] }
 
-    /// s = tanh(h[:, :D/2]) and t = h[:, D/2:] with h = L₂(relu(L₁(cond))).
+    /// s = tanh(h[:, :m]) and t = h[:, m:] with h = L₂(relu(L₁(cond))), m the moving part's size.
     private func scaleAndShift(_ cond: Tensor) -> (s: Tensor, t: Tensor) {
         let h = outputLayer(hiddenLayer(cond).relu())
-        let half = features / 2
-        return (h.slice(axis: 1, 0..<half).tanh(), h.slice(axis: 1, half..<features))
+        let m = h.shape[1] / 2
+        return (h.slice(axis: 1, 0..<m).tanh(), h.slice(axis: 1, m..<(2 * m)))
     }
 
     /// (conditioning half, transformed half) of x.

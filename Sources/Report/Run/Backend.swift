@@ -279,7 +279,9 @@ final class Backend: @unchecked Sendable {
             options.epochs = epochs
             options.normalize = normalize
             options.pca = pca
+            _ = try flowSpec(flow, shape: [2], seed: 0)  // a vector flow, or a clear error now
             let factory: VectorFlowFactory = { [self] dimension, rng in
+                // Cannot fail: checked above for vectors.
                 let spec = try! self.flowSpec(flow, shape: [dimension], seed: Int(rng.next() >> 33))
                 return spec.makeFlow()
             }
