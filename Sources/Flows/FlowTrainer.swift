@@ -478,8 +478,9 @@ public struct FlowTrainer {
         }
         state.checkpoint = name
         try JSONFile.write(state, to: directory.appendingPathComponent(Self.stateFile))
-        if !options.keepSnapshots {
-            for other in try Self.checkpointFolders(in: directory) where other != name {
+        // Leftovers of interrupted saves always go; finished older checkpoints unless kept.
+        for other in try Self.checkpointFolders(in: directory) where other != name {
+            if !options.keepSnapshots || FlowRun.epoch(ofFolder: other) == nil {
                 try fm.removeItem(at: directory.appendingPathComponent(other))
             }
         }
