@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "OODTests", dependencies: ["OOD", "NN", "Tensor", "CZlib", "TestSupport"]),
-        .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI", "TestSupport"]),
+        .testTarget(name: "FlowOODCLITests", dependencies: ["FlowOODCLI", "NN", "OOD", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Plot", "TestSupport"],
                     exclude: ["Snapshots"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "TestSupport"], exclude: ["Snapshots"]),

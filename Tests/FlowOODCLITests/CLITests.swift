@@ -380,20 +380,27 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         }
     }
 
-    @Test func reportWithNoChaptersSucceeds() throws {
+    @Test func reportWithNoChaptersFails() throws {
         try withTemporaryDirectory { dir in
             var command = try FlowOODCommand.parseAsRoot(["report", "--chapters", dir.path, "--profile", "smoke"])
             let report = try #require(command as? Report)
             #expect(report.profile == .smoke && report.chapters == dir.path && !report.check)
-            try command.run()
+            #expect(throws: ExitCode.self) { try command.run() }
         }
     }
 
-    @Test func reportWithAMissingChaptersDirectorySucceeds() throws {
+    @Test func reportWithAMissingChaptersDirectoryFails() throws {
         try withTemporaryDirectory { dir in
             var command = try FlowOODCommand.parseAsRoot(["report", "--chapters", dir.path + "/absent"])
-            try command.run()
+            #expect(throws: ExitCode.self) { try command.run() }
         }
+    }
+
+    @Test func reportCheckAcceptsTheProjectChapters() throws {
+        // The chapters of this repository check clean (the same check CI's smoke report starts with).
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var command = try FlowOODCommand.parseAsRoot(["report", "--check", "--chapters", root.appendingPathComponent("chapters").path])
+        try command.run()
     }
 
     @Test func reportRejectsAnUnknownProfile() {
