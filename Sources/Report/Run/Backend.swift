@@ -10,7 +10,7 @@ import Plot
 /// change here changes the kind's results.
 final class Backend: @unchecked Sendable {
     static let trainVersion = "train-1"
-    static let evaluateVersion = "evaluate-1"
+    static let evaluateVersion = "evaluate-2"
     static let curveVersion = "curve-1"
     static let scatterVersion = "scatter-1"
     /// Images per set behind `@Histogram(model:)` in the paper profile.
@@ -301,6 +301,7 @@ final class Backend: @unchecked Sendable {
     }
 
     func evaluate(_ spec: EvaluateSpec, seed: Int, models: [String: URL], trains: [String: TrainSpec], into out: URL) throws {
+        let start = Date()
         let count = spec.subset
         let inData = try load(spec.inDistribution, count: count, seed: 100 + seed)
         let idTrain: DataRef? = if case let .tabular(n, c, _) = spec.inDistribution { .tabular(name: n, classLabel: c, split: .train) } else { nil }
@@ -340,7 +341,8 @@ final class Backend: @unchecked Sendable {
             detectors.append(.init(key: d.key, displayName: d.displayName, sets: sets, metrics: metrics,
                                    fitHistory: (detector as? LDEDetector)?.history))
         }
-        let result = EvaluationResult(seed: seed, inDistribution: spec.inDistribution.key, ood: spec.ood.map(\.key), detectors: detectors)
+        let result = EvaluationResult(seed: seed, inDistribution: spec.inDistribution.key, ood: spec.ood.map(\.key), detectors: detectors,
+                                      seconds: Date().timeIntervalSince(start))
         try writeJSON(result, to: out.appendingPathComponent("evaluation.json"))
         try Data(scoresCSV(result).utf8).write(to: out.appendingPathComponent("scores.csv"))
     }

@@ -360,7 +360,11 @@ struct BlockRenderer {
                 let s = try spec.seeds.map { try builder.trainResult(parts[0], seed: $0).0.seconds }.reduce(0, +)
                 return ResolvedValue(value: s, std: 0, seeds: spec.seeds.count, text: fixed(s, 0))
             }
-            throw fail("no @Train '\(parts[0])'")
+            if builder.evaluations[parts[0]] != nil {
+                let s = try builder.evaluationResults(parts[0]).map(\.seconds).reduce(0, +)
+                return ResolvedValue(value: s, std: 0, seeds: 1, text: fixed(s, 0))
+            }
+            throw fail("no @Train or @Evaluate '\(parts[0])'")
         default:
             throw fail("unknown metric '\(metric)'")
         }

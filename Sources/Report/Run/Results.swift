@@ -67,6 +67,8 @@ public struct EvaluationResult: Codable, Sendable {
     public var inDistribution: String
     public var ood: [String]
     public var detectors: [DetectorResult]
+    /// Wall-clock seconds the evaluation took (fitting and scoring).
+    public var seconds: Double
 
     public func detector(_ key: String) -> DetectorResult? { detectors.first { $0.key == key } }
 }
