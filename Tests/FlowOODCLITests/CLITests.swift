@@ -116,6 +116,77 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         """)
     }
 
+    @Test func evaluateHelpDocumentsEveryOption() {
+        expectSnapshot(FlowOODCommand.helpMessage(for: Evaluate.self, columns: 80), """
+        OVERVIEW: Evaluate OOD detectors of a trained classifier against OOD data sets.
+
+        Fits each detector on the in-distribution training set (the train part of
+        --in), scores the --in test set and every --ood set, and prints AUROC, FPR95
+        (false-positive rate at 95% true-positive rate, in-distribution positive),
+        AUPR-in and AUPR-out. Scores are higher for more in-distribution inputs. Writes
+        metrics.csv, metrics.json and scores.csv (detector,dataset,index,score) into
+        --out. Classifier features are cached in --cache, keyed by the weights'
+        SHA-256, the data set, count and seed.
+
+        USAGE: flowood evaluate <options>
+
+        OPTIONS:
+          --classifier <classifier>
+                                  Classifier checkpoint directory (from `flowood
+                                  train-classifier`). (default: runs/cnn-fmnist)
+          --detectors <detectors> Comma-separated detectors:
+                                  msp,odin,energy,react,mahalanobis,knn,lde. (default:
+                                  msp,odin,energy,react,mahalanobis,knn,lde)
+          --in <in>               In-distribution test set: fashion-mnist-test,
+                                  fashion-mnist-classes-<c>-…-test or
+                                  tabular-<set>-<class>-test. (default:
+                                  fashion-mnist-test)
+          --ood <ood>             Comma-separated OOD sets: digits, textures, photos,
+                                  gaussian-noise, uniform-noise, constant,
+                                  fashion-mnist-inverted, fashion-mnist-flipped,
+                                  fashion-mnist-classes-<c>-…-test,
+                                  tabular-<wine|breast-cancer>-<class>-test. (default:
+                                  digits,textures,photos)
+          --subset <subset>       At most this many examples per evaluated set
+                                  (generated sets: exactly this many; default 10,000).
+          --train-count <train-count>
+                                  At most this many in-distribution training examples
+                                  to fit the detectors on (default: all).
+          --seed <seed>           Seed of the subsets, generated sets and detector
+                                  fitting. (default: 0)
+          --out <out>             Output directory for metrics.csv, metrics.json and
+                                  scores.csv. (default: runs/evaluate)
+          --data-dir <data-dir>   Data directory or root (default: FLOWOOD_DATA, then
+                                  the installed packages).
+          --cache <cache>         Feature cache directory. (default:
+                                  build/cache/features)
+          --no-cache              Do not read or write the feature cache.
+          --odin-temperature <odin-temperature>
+                                  ODIN temperature T. (default: 1000.0)
+          --odin-epsilon <odin-epsilon>
+                                  ODIN input perturbation ε (in [0, 1] pixel units).
+                                  (default: 0.0014)
+          --react-percentile <react-percentile>
+                                  ReAct clipping percentile of the training
+                                  activations. (default: 90.0)
+          --knn-k <knn-k>         KNN: distance to the k-th nearest training feature.
+                                  (default: 50)
+          --lde-epochs <lde-epochs>
+                                  LDE flow training epochs. (default: 1)
+          --lde-pca <lde-pca>     LDE: reduce features to this many principal
+                                  components first.
+          --lde-raw               LDE: raw features instead of L2-normalised ones.
+          --lde-lr <lde-lr>       LDE Adam learning rate. (default: 0.0001)
+          --lde-blocks <lde-blocks>
+                                  LDE glow-latent blocks. (default: 10)
+          --lde-hidden <lde-hidden>
+                                  LDE glow-latent coupling hidden width. (default: 2048)
+          --version               Show the version.
+          -h, --help              Show help information.
+
+        """)
+    }
+
     @Test func trainFlowHelpDocumentsEveryOption() {
         expectSnapshot(FlowOODCommand.helpMessage(for: TrainFlow.self, columns: 80), """
         OVERVIEW: Train a normalizing flow on a data set, with checkpoints and
@@ -242,71 +313,6 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
                                   Samples per forward pass. (default: 256)
           --seed <seed>           Seed of the dequantisation noise and of the generated
                                   data sets. (default: 0)
-    @Test func evaluateHelpDocumentsEveryOption() {
-        expectSnapshot(FlowOODCommand.helpMessage(for: Evaluate.self, columns: 80), """
-        OVERVIEW: Evaluate OOD detectors of a trained classifier against OOD data sets.
-
-        Fits each detector on the in-distribution training set (the train part of
-        --in), scores the --in test set and every --ood set, and prints AUROC, FPR95
-        (false-positive rate at 95% true-positive rate, in-distribution positive),
-        AUPR-in and AUPR-out. Scores are higher for more in-distribution inputs. Writes
-        metrics.csv, metrics.json and scores.csv (detector,dataset,index,score) into
-        --out. Classifier features are cached in --cache, keyed by the weights'
-        SHA-256, the data set, count and seed.
-
-        USAGE: flowood evaluate <options>
-
-        OPTIONS:
-          --classifier <classifier>
-                                  Classifier checkpoint directory (from `flowood
-                                  train-classifier`). (default: runs/cnn-fmnist)
-          --detectors <detectors> Comma-separated detectors:
-                                  msp,odin,energy,react,mahalanobis,knn,lde. (default:
-                                  msp,odin,energy,react,mahalanobis,knn,lde)
-          --in <in>               In-distribution test set: fashion-mnist-test,
-                                  fashion-mnist-classes-<c>-…-test or
-                                  tabular-<set>-<class>-test. (default:
-                                  fashion-mnist-test)
-          --ood <ood>             Comma-separated OOD sets: digits, textures, photos,
-                                  gaussian-noise, uniform-noise, constant,
-                                  fashion-mnist-inverted, fashion-mnist-flipped,
-                                  fashion-mnist-classes-<c>-…-test,
-                                  tabular-<wine|breast-cancer>-<class>-test. (default:
-                                  digits,textures,photos)
-          --subset <subset>       At most this many examples per evaluated set
-                                  (generated sets: exactly this many; default 10,000).
-          --train-count <train-count>
-                                  At most this many in-distribution training examples
-                                  to fit the detectors on (default: all).
-          --seed <seed>           Seed of the subsets, generated sets and detector
-                                  fitting. (default: 0)
-          --out <out>             Output directory for metrics.csv, metrics.json and
-                                  scores.csv. (default: runs/evaluate)
-          --data-dir <data-dir>   Data directory or root (default: FLOWOOD_DATA, then
-                                  the installed packages).
-          --cache <cache>         Feature cache directory. (default:
-                                  build/cache/features)
-          --no-cache              Do not read or write the feature cache.
-          --odin-temperature <odin-temperature>
-                                  ODIN temperature T. (default: 1000.0)
-          --odin-epsilon <odin-epsilon>
-                                  ODIN input perturbation ε (in [0, 1] pixel units).
-                                  (default: 0.0014)
-          --react-percentile <react-percentile>
-                                  ReAct clipping percentile of the training
-                                  activations. (default: 90.0)
-          --knn-k <knn-k>         KNN: distance to the k-th nearest training feature.
-                                  (default: 50)
-          --lde-epochs <lde-epochs>
-                                  LDE flow training epochs. (default: 1)
-          --lde-pca <lde-pca>     LDE: reduce features to this many principal
-                                  components first.
-          --lde-raw               LDE: raw features instead of L2-normalised ones.
-          --lde-lr <lde-lr>       LDE Adam learning rate. (default: 0.0001)
-          --lde-blocks <lde-blocks>
-                                  LDE glow-latent blocks. (default: 10)
-          --lde-hidden <lde-hidden>
-                                  LDE glow-latent coupling hidden width. (default: 2048)
           --version               Show the version.
           -h, --help              Show help information.
 

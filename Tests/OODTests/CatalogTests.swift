@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NN
 import Tensor
 import TestSupport
 @testable import OOD
