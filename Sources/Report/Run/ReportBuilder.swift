@@ -392,8 +392,13 @@ extension VarySpec {
     }
 }
 
-extension ScoresSpec {
-    func applying(_ profile: Profile) -> ScoresSpec {
+/// Specs that read data sets the way an evaluation does: the smoke profile caps each at 256.
+protocol EvaluationSized {
+    var subset: Int? { get set }
+}
+
+extension EvaluationSized {
+    func applying(_ profile: Profile) -> Self {
         guard profile == .smoke else { return self }
         var s = self
         s.subset = min(subset ?? Int.max, 256)
@@ -401,14 +406,8 @@ extension ScoresSpec {
     }
 }
 
-extension FeaturesSpec {
-    func applying(_ profile: Profile) -> FeaturesSpec {
-        guard profile == .smoke else { return self }
-        var s = self
-        s.subset = min(subset ?? Int.max, 256)
-        return s
-    }
-}
+extension ScoresSpec: EvaluationSized {}
+extension FeaturesSpec: EvaluationSized {}
 
 extension ScatterSpec {
     func applying(_ profile: Profile) -> ScatterSpec {
