@@ -41,22 +41,35 @@ public struct Provenance: Sendable, Hashable {
     }
 }
 
-/// A rendered figure: the drawing (vector, drawn directly onto PDF pages), its caption and
-/// the files written for it under `figures/` (relative paths by extension: "png", "svg", "pdf").
+/// A rendered figure: the drawing (vector, drawn directly onto PDF pages), its caption, files
+/// that already exist for it (copied into the report's `figures/`), and the formats the report
+/// writer draws it in.
 public struct FigureBlock: Sendable {
+    /// File formats the writer can draw a figure in.
+    public enum Format: String, Sendable, CaseIterable {
+        /// 300 dpi.
+        case png, svg, pdf
+    }
+
     /// "fig:name".
     public var id: String
     public var figure: Figure
     /// Caption as Markdown (inline constructs and math only).
     public var caption: String
+    /// Existing files by extension ("png", "svg", "pdf"): absolute or project-relative paths.
     public var files: [String: String]
+    /// Formats the writer draws into the report's `figures/` as `fig-name.<ext>` (the id with
+    /// ':' replaced by '-'), besides `files`; `ReportWriter` can publish them to the project.
+    public var formats: [Format]
     public var provenance: Provenance
 
-    public init(id: String, figure: Figure, caption: String, files: [String: String], provenance: Provenance) {
+    public init(id: String, figure: Figure, caption: String, files: [String: String] = [:], formats: [Format] = [],
+                provenance: Provenance) {
         self.id = id
         self.figure = figure
         self.caption = caption
         self.files = files
+        self.formats = formats
         self.provenance = provenance
     }
 }
@@ -108,9 +121,11 @@ public struct ClaimBlock: Sendable {
     public var check: String
     public var reproduced: Bool
     public var comment: String
+    /// Where the numbers behind the verdict come from (nil for a hand-made document).
+    public var provenance: Provenance?
 
     public init(id: String, paper: String, text: String, evidence: String, check: String, reproduced: Bool,
-                comment: String) {
+                comment: String, provenance: Provenance? = nil) {
         self.id = id
         self.paper = paper
         self.text = text
@@ -118,6 +133,7 @@ public struct ClaimBlock: Sendable {
         self.check = check
         self.reproduced = reproduced
         self.comment = comment
+        self.provenance = provenance
     }
 }
 

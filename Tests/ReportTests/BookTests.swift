@@ -13,7 +13,7 @@ import TestSupport
         let checked = try #require(book)
         #expect(checked.chapters.map { URL(fileURLWithPath: $0.file).lastPathComponent }
                 == ["01-introduction.md", "02-failure.md", "03-lde.md"])
-        #expect(checked.directives.count == 23)
+        #expect(checked.directives.count == 24)
         #expect(checked.title.optionalString("subtitle") == "Fixture book for the chapter checker")
         #expect(checked.directive(withID: "tab:lde")?.strings("detectors").count == 7)
         // The fenced "@Train(" in chapter 1 stays Markdown.

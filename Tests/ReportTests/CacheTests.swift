@@ -41,12 +41,14 @@ import TestSupport
     /// A two-node chain a → b whose computations count how often they ran.
     final class Counter: @unchecked Sendable { var runs: [String] = [] }
 
-    func build(_ cache: ExperimentCache, aArg: String, bArg: String, version: String = "1",
-               counter: Counter) -> ExperimentGraph {
+    func build(_ cache: ExperimentCache, aArg: String, bArg: String, version: String = "1", aData: [String] = ["data@1"],
+               counter: Counter, log: ((String) -> Void)? = nil) -> ExperimentGraph {
         let g = ExperimentGraph(cache: cache, profile: .smoke)
-        g.log = { _ in }
+        g.log = log ?? { _ in }
         let loc = SourceLocation(file: "chapters/x.md", line: 1, column: 1)
-        let a = g.node(label: "a", kind: "test-a", codeVersion: version, canonical: aArg, inputs: [], location: loc) { _, out in
+        // As the builder does, the data fingerprints are part of the canonical arguments too.
+        let a = g.node(label: "a", kind: "test-a", codeVersion: version, canonical: aArg + aData.joined(), data: aData,
+                       inputs: [], location: loc) { _, out in
             counter.runs.append("a")
             try Data(aArg.utf8).write(to: out.appendingPathComponent("a"))
         }
@@ -77,6 +79,37 @@ import TestSupport
             let g3 = build(cache, aArg: "x2", bArg: "y2", version: "2", counter: c)
             try g3.run()
             if case .computed(let r, _) = g3.nodes[0].outcome! { #expect(r == "code changed (1 → 2)") } else { Issue.record("a reused") }
+        }
+    }
+
+    @Test func explainSaysWhyForDataChangesAndReuse() throws {
+        try withTemporaryDirectory { dir in
+            let cache = ExperimentCache(root: dir)
+            let c = Counter()
+            try build(cache, aArg: "x", bArg: "y", counter: c).run()
+            var lines: [String] = []
+            let same = build(cache, aArg: "x", bArg: "y", counter: c, log: { lines.append($0) })
+            try same.run(explain: true)
+            #expect(same.nodes.map(\.outcome) == [.reused(reason: "unchanged since the last run"),
+                                                  .reused(reason: "unchanged since the last run")])
+            #expect(lines.count == 2 && lines[0].hasPrefix("[1/2] a: reused (unchanged since the last run) ")
+                    && lines[0].hasSuffix(" " + same.nodes[0].key.prefix(12)))
+            // New data files (their fingerprint changed) read "data changed", not "arguments changed".
+            let data = build(cache, aArg: "x", bArg: "y", aData: ["data@2"], counter: c)
+            try data.run()
+            #expect(c.runs == ["a", "b", "a", "b"])
+            if case .computed(let r, _) = data.nodes[0].outcome! { #expect(r == "data changed") } else { Issue.record("a reused") }
+            if case .computed(let r, _) = data.nodes[1].outcome! { #expect(r == "inputs changed: a") } else { Issue.record("b reused") }
+            // Back to the first data: its entry is still there, and the reuse says so.
+            let back = build(cache, aArg: "x", bArg: "y", counter: c)
+            try back.run()
+            #expect(c.runs == ["a", "b", "a", "b"])
+            #expect(back.nodes[0].outcome == .reused(reason: "data changed since the last run, but an earlier run's entry matches"))
+            // A fresh index (e.g. deleted) still finds the entries.
+            try FileManager.default.removeItem(at: dir.appendingPathComponent("index-smoke.json"))
+            let fresh = build(cache, aArg: "x", bArg: "y", counter: c)
+            try fresh.run()
+            #expect(fresh.nodes[0].outcome == .reused(reason: "entry found; the last run had no such node"))
         }
     }
 

@@ -87,7 +87,7 @@ import Testing
         chapters/01-test.md:1:38: error: unknown argument 'colour' for @Samples
         @Samples(id: "fig:s", model: "flow", colour: 3)
                                              ^
-        note: @Samples takes: id: String, title: String?, model: ref<Train flow>, count: Int, temperature: Double
+        note: @Samples takes: id: String, title: String?, model: ref<Train flow image>, count: Int, temperature: Double
         """)
     }
 
@@ -173,7 +173,7 @@ import Testing
 
     @Test func referenceToAnotherDirectiveKind() {
         #expect(diagnostic("@Samples(id: \"fig:s\", model: \"eval\")") == """
-        chapters/01-test.md:1:30: error: 'model' needs a @Train of a flow, but 'eval' is an @Evaluate
+        chapters/01-test.md:1:30: error: 'model' needs a @Train of an image flow, but 'eval' is an @Evaluate
         @Samples(id: "fig:s", model: "eval")
                                      ^
         """)
@@ -181,7 +181,7 @@ import Testing
 
     @Test func imageFlowConstraint() {
         #expect(diagnostic("@LatentGrid(id: \"fig:z\", model: \"latent\", images: [.digits])") == """
-        chapters/01-test.md:1:33: error: 'model' needs a @Train of an image flow, but 'latent' is a @Train of a vector flow
+        chapters/01-test.md:1:33: error: 'model' needs a @Train of an image RealNVP, but 'latent' is a @Train of a vector flow ('.glowLatent')
         @LatentGrid(id: "fig:z", model: "latent", images: [.digits])
                                         ^
         """)

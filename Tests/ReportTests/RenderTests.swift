@@ -87,7 +87,10 @@ enum RenderFixture {
         let claimOK = ClaimBlock(id: "claim:fail", paper: "Kirichenko et al. 2020",
                                  text: "Flows assign higher likelihood to MNIST than to FashionMNIST.",
                                  evidence: "fig:hist", check: "AUROC 0.12 < 0.5", reproduced: true,
-                                 comment: "As in the paper, by a wide margin.")
+                                 comment: "As in the paper, by a wide margin.",
+                                 provenance: Provenance(directive: "@Claim(id: \"claim:fail\", paper: .kirichenko2020)",
+                                                        location: Report.SourceLocation(file: "chapters/01-intro.md", line: 30, column: 1),
+                                                        cacheKey: "9c1d", seeds: [0], codeVersion: "render-claim-1, evaluate-2"))
         let claimBad = ClaimBlock(id: "claim:lde", paper: "LDE", text: "LDE reaches $0.99$ AUROC.", evidence: "tab:auroc",
                                   check: "AUROC 0.97 > 0.99", reproduced: false, comment: "Close, but *not* there.")
         let filler = (0..<extraParagraphs).map { k in
@@ -221,6 +224,13 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
 
     @Test func unknownCommandsAndBadSyntaxReportTheirOffset() {
         #expect(throws: TeXMathError(offset: 4, message: "unknown command \\foo")) { try TeXMath.validate(#"a + \foo{b}"#) }
+        // A close supported command is suggested (edit distance ≤ 2, under half the name's length).
+        #expect(throws: TeXMathError(offset: 0, message: "unknown command \\alpah", suggestion: "\\alpha")) {
+            try TeXMath.validate(#"\alpah"#)
+        }
+        #expect(throws: TeXMathError(offset: 2, message: "unknown command \\Sgima", suggestion: "\\Sigma")) {
+            try TeXMath.validate(#"x \Sgima"#)
+        }
         #expect(throws: TeXMathError(offset: 3, message: "double superscript")) { try TeXMath.validate("x^2^3") }
         #expect(throws: TeXMathError.self) { try TeXMath.validate(#"\left( x"#) }
         #expect(throws: TeXMathError.self) { try TeXMath.validate("{x") }
@@ -388,6 +398,11 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         #expect(html.contains("<aside class=\"claim not-reproduced\" id=\"claim:lde\">"))
         #expect(html.contains("Check: AUROC 0.97 &gt; 0.99."))
         #expect(html.contains("<dt>Cache key</dt><dd><code>3f2a9c0d1e7b5a4c</code></dd>"))
+        // A claim box says where its verdict's numbers come from.
+        let box = html.components(separatedBy: "<aside class=\"claim reproduced\" id=\"claim:fail\">").dropFirst().first?
+            .components(separatedBy: "</aside>").first ?? ""
+        #expect(box.contains("<dt>Source</dt><dd>chapters/01-intro.md:30:1</dd>"))
+        #expect(box.contains("<dt>Code version</dt><dd><code>render-claim-1, evaluate-2</code></dd>"))
         #expect(html.contains("<mfrac>"))
         #expect(html.contains("<code>$not math$</code>"))
         #expect(html.contains("a price of $5 stays text"))

@@ -32,18 +32,28 @@ import Testing
         let checked = try #require(book("""
         @Evaluate(id: "keys", inDistribution: .fashionMNISTClasses([0, 1, 2]),
                   ood: [.digits, .textures, .photos, .gaussianNoise, .uniformNoise, .constant, .invertedFashionMNIST,
-                        .flippedFashionMNIST, .fashionMNIST(.train), .tabular("wine", class: 1),
-                        .features("clf", of: .tabular("breast-cancer", class: 0, .train), normalize: false, pca: 16)],
+                        .flippedFashionMNIST, .fashionMNIST(.train)],
                   detectors: [.msp("clf")])
+
+        @Train(id: "wine", model: .realNVPVector(), data: .tabular("wine", class: 0), epochs: 1)
+
+        @Evaluate(id: "rows", inDistribution: .tabular("wine", class: 0), ood: [.tabular("wine", class: 1)],
+                  detectors: [.likelihood("wine")])
+
+        @Train(id: "pca", model: .glowLatent(), data: .features("clf", of: .fashionMNIST(.test), normalize: false, pca: 16),
+               epochs: 1)
         """))
         let evaluation = try #require(checked.directive(withID: "keys"))
         let vocabulary = checked.vocabulary
         #expect(vocabulary.dataKey(evaluation.value("inDistribution")) == "fashion-mnist-classes-0-1-2-test")
         #expect(evaluation.values("ood").map(vocabulary.dataKey) == [
             "digits", "textures", "photos", "gaussian-noise", "uniform-noise", "constant", "fashion-mnist-inverted",
-            "fashion-mnist-flipped", "fashion-mnist-train", "tabular-wine-1-test",
-            "features-clf-tabular-breast-cancer-0-train-pca16-raw",
+            "fashion-mnist-flipped", "fashion-mnist-train",
         ])
+        #expect(checked.directive(withID: "rows").map { vocabulary.dataKey($0.value("inDistribution")) } == "tabular-wine-0-test")
+        #expect(checked.directive(withID: "rows").map { $0.values("ood").map(vocabulary.dataKey) } == ["tabular-wine-1-test"])
+        #expect(checked.directive(withID: "pca").map { vocabulary.dataKey($0.value("data")) }
+                == "features-clf-fashion-mnist-test-pca16-raw")
         for key in ["digits", "fashion-mnist-classes-0-1-2-test", "tabular-wine-1-test", "fashion-mnist-train"] {
             #expect(vocabulary.isWellFormedDataKey(key), "\(key)")
         }
@@ -91,8 +101,11 @@ import Testing
         }
         let models = vocabulary.enums["Model"]!.cases.map(\.name)
         #expect(Set(models) == Set(vocabulary.modelRoles.keys))
+        // Each model on data it can train on: images, rows, FashionMNIST for the classifier.
         let train = models.map { name in
-            "@Train(id: \"m-\(name.lowercased())\", model: .\(name), data: .digits, epochs: 1)"
+            let data = name == "classifier" ? ".fashionMNIST" : vocabulary.modelRoles[name]!.contains(.imageFlow) ? ".digits"
+                : ".tabular(\"wine\", class: 0)"
+            return "@Train(id: \"m-\(name.lowercased())\", model: .\(name), data: \(data), epochs: 1)"
         }.joined(separator: "\n\n")
         #expect(book(train) != nil)
     }
@@ -108,13 +121,13 @@ import Testing
 
         @ROC(id: "fig:roc", evaluation: "eval", detector: "flow", ood: [.digits])
 
-        @Curve(id: "fig:curve", evaluation: "eval", detector: "odin", vary: .pca([8, 16]), metric: .fpr95)
+        @Curve(id: "fig:curve", evaluation: "eval", detector: "flow", vary: .epochs([0, 2]), metric: .fpr95)
 
         @CouplingGrid(id: "fig:coupling", model: "flow", images: [.digits, .fashionMNIST])
 
         @LatentGrid(id: "fig:latent", model: "flow", images: [.textures], count: 2)
 
-        @Samples(id: "fig:samples", model: "latent", temperature: 0.7)
+        @Samples(id: "fig:samples", model: "flow", temperature: 0.7)
 
         @Scatter(id: "fig:scatter", classifier: "clf", datasets: [.digits], flow: "latent", perplexity: 20)
 
@@ -123,6 +136,12 @@ import Testing
         Caption.
         }
 
+        @Scores(id: "tab:scores", model: "flow", datasets: [.fashionMNIST, .digits], subset: 100) {
+        Scores.
+        }
+
+        @Features(id: "tab:features", classifier: "clf", datasets: [.digits], normalize: false)
+
         @ClaimsLedger(id: "tab:claims")
 
         @Claim(id: "claim:msp", paper: .lde2023, text: "MSP beats the likelihood", evidence: "tab:auroc",
@@ -130,7 +149,7 @@ import Testing
         Our comment cites @tab:auroc and [@lde2023].
         }
         """))
-        #expect(checked.directives.count == 16)
+        #expect(checked.directives.count == 18)
         #expect(checked.title.string("title") == "Test book")
         #expect(checked.title.body == "An abstract.")
         let claim = try #require(checked.directive(withID: "claim:msp"))
@@ -147,7 +166,8 @@ import Testing
         #expect(parse("accuracy:clf") == .accuracy(classifier: "clf"))
         #expect(parse("params:flow") == .params(train: "flow"))
         #expect(parse("seconds:eval") == .seconds(node: "eval"))
-        #expect(parse("auroc:e/msp") == nil && parse("accuracy:a/b") == nil && parse("auroc:e//d") == nil)
+        #expect(parse("auroc:msp/digits") == .detectorMetric("auroc", detector: "msp", dataset: "digits"))
+        #expect(parse("auroc:e") == nil && parse("accuracy:a/b") == nil && parse("auroc:e//d") == nil)
         if case .failure(let d) = InlineValueKey.parse("bpd:a/b/c/d", at: at) {
             #expect(d.message == "value key 'bpd:a/b/c/d': 'bpd' takes EVAL/DETECTOR/DATAKEY or FLOWID/DATAKEY")
         } else {
@@ -157,8 +177,8 @@ import Testing
 
     @Test func inlineValuesThatCheck() {
         #expect(book("""
-        AUROC {{auroc:eval/msp/digits}}, bpd {{ bpd:eval/flow/fashion-mnist-test }} and {{bpd:flow/digits}},
-        {{bpd:latent/features-clf-fashion-mnist-train}}, accuracy {{accuracy:clf}}, {{params:latent}}, {{seconds:eval}}.
+        AUROC {{auroc:eval/msp/digits}} (also {{auroc:msp/textures}}), bpd {{ bpd:eval/flow/fashion-mnist-test }}
+        and {{bpd:flow/digits}}, accuracy {{accuracy:clf}}, {{params:latent}}, {{seconds:eval}}, {{seconds:latent}}.
         Mail me at someone@example.org.
         """) != nil)
     }

@@ -33,25 +33,29 @@ public struct Book: Sendable {
     public func directive(withID id: String) -> Directive? { byID[id] }
 
     /// Reads `directory/*.md` in file-name order and checks them; files are named
-    /// `directory/NAME.md` in diagnostics (`chapters/02-failure.md` for the default directory).
+    /// `displayDirectory/NAME.md` in diagnostics and provenance (default: `directory` as given;
+    /// the CLI passes the directory relative to `--root`, so errors read `chapters/02-failure.md`).
     /// Returns the book, or nil and the diagnostics (sorted by location, with source lines).
-    public static func load(directory: String, vocabulary: Vocabulary = .standard) -> (Book?, [Diagnostic]) {
-        let prefix = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+    public static func load(directory: String, displayDirectory: String? = nil,
+                            vocabulary: Vocabulary = .standard) -> (Book?, [Diagnostic]) {
+        func trimmed(_ path: String) -> String { path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path }
+        let prefix = trimmed(displayDirectory ?? directory)
+        let readPrefix = trimmed(directory)
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".md") }.sorted()
         } catch {
-            return (nil, [Diagnostic("cannot read the chapters directory '\(directory)'",
+            return (nil, [Diagnostic("cannot read the chapters directory '\(prefix)'",
                                      at: SourceLocation(file: prefix, line: 1, column: 1))])
         }
         if names.isEmpty {
-            return (nil, [Diagnostic("no chapters (*.md) in '\(directory)'", at: SourceLocation(file: prefix, line: 1, column: 1))])
+            return (nil, [Diagnostic("no chapters (*.md) in '\(prefix)'", at: SourceLocation(file: prefix, line: 1, column: 1))])
         }
         var sources: [(file: String, text: String)] = []
         var unreadable: [Diagnostic] = []
         for name in names {
             let file = "\(prefix)/\(name)"
-            if let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) {
+            if let data = FileManager.default.contents(atPath: "\(readPrefix)/\(name)"), let text = String(data: data, encoding: .utf8) {
                 sources.append((file, text))
             } else {
                 unreadable.append(Diagnostic("cannot read this chapter as UTF-8 text", at: SourceLocation(file: file, line: 1, column: 1)))
@@ -74,6 +78,7 @@ public struct Book: Sendable {
         var brokenIDs: Set<String> = []
         var titleAttempted = false
         var lines: [String: [String]] = [:]
+        var markup: [Diagnostic] = []
 
         for (file, text) in sources {
             let source = ChapterSource(file: file, text: text)
@@ -85,6 +90,7 @@ public struct Book: Sendable {
                 switch segment {
                 case .markdown(let markdown, let line):
                     prose.scan(markdown, file: file, firstLine: line, headings: true)
+                    markup += Self.markupDiagnostics(markdown, at: SourceLocation(file: file, line: line, column: 1))
                     chapter.segments.append(.markdown(markdown, line: line))
                 case .invalid(let text, _):
                     if let id = Self.idText(in: text) { brokenIDs.insert(id) }
@@ -93,6 +99,7 @@ public struct Book: Sendable {
                     if raw.name == "Title" { titleAttempted = true }
                     if let body = raw.body, let at = raw.bodyLocation {
                         prose.scan(body, file: file, firstLine: at.line, headings: false)
+                        markup += Self.markupDiagnostics(body, at: at)
                     }
                     let (parsed, parseProblems) = DirectiveParser.parse(raw)
                     diagnostics += parseProblems
@@ -102,6 +109,13 @@ public struct Book: Sendable {
                     }
                     if let directive = validator.validate(parsed) {
                         chapter.segments.append(.directive(directive))
+                        // A claim's text is Markdown too (shown in its box and the ledger); it
+                        // starts one column after the opening quote.
+                        if directive.name == "Claim", let text = directive.value("text").string {
+                            var at = directive.value("text").location
+                            at.column += 1
+                            markup += Self.markupDiagnostics(text, at: at)
+                        }
                     } else if let id = parsed.arguments.first(where: { $0.label == "id" }),
                               case .string(let text) = id.value.kind {
                         brokenIDs.insert(text)
@@ -112,6 +126,9 @@ public struct Book: Sendable {
         }
         diagnostics += validator.diagnostics
         diagnostics += prose.diagnostics
+        // Markup problems (math, heading attributes) where the prose scanner found nothing already.
+        let located = Set(diagnostics.map(\.location))
+        diagnostics += markup.filter { !located.contains($0.location) }
 
         let directives = chapters.flatMap(\.directives)
         var checker = BookChecker(vocabulary: vocabulary, directives: directives, prose: prose, brokenIDs: brokenIDs)
@@ -126,6 +143,12 @@ public struct Book: Sendable {
         var byID: [String: Directive] = [:]
         for directive in directives { if let id = directive.id { byID[id] = directive } }
         return (Book(chapters: chapters, vocabulary: vocabulary, title: title, byID: byID), [])
+    }
+
+    /// What the renderers would reject in a run of Markdown (TeX math outside the subset, bad
+    /// heading attributes), as chapter diagnostics; citations are checked by ``ProseScanner``.
+    private static func markupDiagnostics(_ markdown: String, at origin: SourceLocation) -> [Diagnostic] {
+        MarkdownCheck(markdown, origin: origin).diagnostics.filter { $0.kind != .citation }.compactMap(\.chapterDiagnostic)
     }
 
     /// The `id: "..."` of a directive whose arguments did not parse, to avoid reporting

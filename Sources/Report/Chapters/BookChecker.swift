@@ -31,6 +31,8 @@ struct BookChecker {
     var diagnostics: [Diagnostic] = []
     var ids: [String: Definition] = [:]
     var dataKeysInBook: Set<String> = []
+    /// Ids of directives on a dependency cycle (their other problems are not reported on top).
+    var cyclic: Set<String> = []
 
     init(vocabulary: Vocabulary, directives: [Directive], prose: ProseScanner, brokenIDs: Set<String>) {
         self.vocabulary = vocabulary
@@ -49,6 +51,9 @@ struct BookChecker {
             checkReferences(of: directive)
         }
         checkCycles()
+        for directive in directives where !cyclic.contains(directive.id ?? "") {
+            checkRunnability(of: directive)
+        }
         for directive in directives {
             if directive.name == "Evaluate" { checkEvaluationKeys(directive) }
             checkKeyUses(of: directive)
@@ -87,12 +92,14 @@ struct BookChecker {
     // MARK: - References
 
     /// "a @Train of a classifier", "a @Histogram", "a section heading".
-    private func describe(_ definition: Definition) -> String {
+    /// With `naming` (a RealNVP is wanted), a flow's model case is named too: "a @Train of an
+    /// image flow ('.glow')".
+    private func describe(_ definition: Definition, naming: Bool = false) -> String {
         guard case .directive(let d) = definition else { return "a section heading" }
         let article = "AEIOU".contains(d.name.first!) ? "an" : "a"
         if d.name == "Train", let model = d["model"]?.caseName, let roles = vocabulary.modelRoles[model] {
             let what = roles.contains(.classifier) ? "a classifier" : roles.contains(.imageFlow) ? "an image flow" : "a vector flow"
-            return "a @Train of \(what)"
+            return "a @Train of \(what)" + (naming && !roles.contains(.classifier) ? " ('.\(model)')" : "")
         }
         return "\(article) @\(d.name)"
     }
@@ -115,7 +122,8 @@ struct BookChecker {
         if let role = target.role {
             let model = directive["model"]?.caseName ?? ""
             if !(vocabulary.modelRoles[model]?.contains(role) ?? false) {
-                diagnostics.append(Diagnostic("\(what) needs \(target), but '\(id)' is \(describe(definition))", at: location))
+                diagnostics.append(Diagnostic("\(what) needs \(target), but '\(id)' is \(describe(definition, naming: role == .realNVP))",
+                                              at: location))
                 return nil
             }
         }
@@ -145,6 +153,7 @@ struct BookChecker {
             }
         }
         for component in stronglyConnectedComponents(order, edges) {
+            cyclic.formUnion(component)
             guard let start = order.first(where: component.contains) else { continue }
             // Shortest path from start back to start inside the component (breadth-first).
             var parent: [String: String] = [:]
@@ -263,9 +272,24 @@ struct BookChecker {
             case .evaluatedSet:
                 require(use.key, in: keys.all, of: use.evaluation, "data set", at: use.location)
             case .publishedEntry:
-                let parts = use.key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+                var entry = use.key
+                if let colon = entry.firstIndex(of: ":") {
+                    let metric = String(entry[..<colon])
+                    let metrics = directive.values("metrics").compactMap(\.caseName)
+                    if !metrics.contains(metric) {
+                        var diagnostic = Diagnostic("published key \"\(use.key)\" names metric '\(metric)', which the table does not show",
+                                                    at: use.location, suggesting: metric, from: metrics)
+                        if diagnostic.notes.isEmpty {
+                            diagnostic.notes.append(.init("its metrics: " + metrics.joined(separator: ", ")))
+                        }
+                        diagnostics.append(diagnostic)
+                        continue
+                    }
+                    entry = String(entry[entry.index(after: colon)...])
+                }
+                let parts = entry.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
                 guard parts.count == 2 else {
-                    diagnostics.append(Diagnostic("published key \"\(use.key)\" must look like \"detector/ood-key\"",
+                    diagnostics.append(Diagnostic("published key \"\(use.key)\" must look like \"detector/ood-key\" or \"metric:detector/ood-key\"",
                                                   at: use.location))
                     continue
                 }
@@ -298,20 +322,65 @@ struct BookChecker {
                 require(dataset, in: keys.ood, of: id, "OOD set", at: location, context: context)
             } else {
                 require(dataset, in: keys.all, of: id, "data set", at: location, context: context)
+                if let value = self.detector(detector, of: evaluation), value.caseName != "likelihood", value.caseName != "lde" {
+                    diagnostics.append(Diagnostic(
+                        "detector '\(detector)' ('.\(value.caseName ?? "")') has no bits per dimension (only .likelihood and .lde have)\(context)",
+                        at: location))
+                }
+            }
+        case .detectorMetric(let metric, let detector, let dataset):
+            let evaluations = directives.filter { $0.name == "Evaluate" && $0.id != nil }
+            let having = evaluations.filter { keys(of: $0).detectors.contains(detector) }.compactMap(\.id)
+            if having.count > 1 {
+                diagnostics.append(Diagnostic(
+                    "detector '\(detector)' is in several evaluations (\(having.joined(separator: ", "))); name one: '\(metric):\(having[0])/\(detector)/\(dataset)'\(context)",
+                    at: location))
+            } else if let id = having.first, let evaluation = self.evaluation(id) {
+                require(dataset, in: keys(of: evaluation).ood, of: id, "OOD set", at: location, context: context)
+            } else {
+                var all: [String] = []
+                for evaluation in evaluations {
+                    for key in keys(of: evaluation).detectors where !all.contains(key) { all.append(key) }
+                }
+                var diagnostic = Diagnostic("no @Evaluate has a detector '\(detector)'\(context)", at: location,
+                                            suggesting: detector, from: all)
+                if diagnostic.notes.isEmpty, !all.isEmpty {
+                    diagnostic.notes.append(.init("detectors: " + all.joined(separator: ", ")))
+                }
+                diagnostics.append(diagnostic)
             }
         case .flowBitsPerDim(let flow, let dataset):
-            _ = resolve(flow, as: RefTarget(["Train"], role: .flow), at: location, in: what)
+            guard resolve(flow, as: RefTarget(["Train"], role: .flow), at: location, in: what) != nil else { return }
             if !vocabulary.isWellFormedDataKey(dataset), !dataKeysInBook.contains(dataset) {
                 diagnostics.append(Diagnostic("unknown data set '\(dataset)' in \(what)", at: location,
                                               suggesting: dataset, from: dataKeysInBook.sorted()))
+                return
+            }
+            // The number comes from an evaluation of the flow's likelihood on that set (an
+            // @Evaluate, or the one behind @Histogram(model:)).
+            let scored = directives.contains { d in
+                switch d.name {
+                case "Evaluate":
+                    return d.values("detectors").contains { $0.caseName == "likelihood" && $0["flow"]?.string == flow }
+                        && keys(of: d).all.contains(dataset)
+                case "Histogram":
+                    return d.optionalString("model") == flow && d.values("datasets").map(vocabulary.dataKey).contains(dataset)
+                default:
+                    return false
+                }
+            }
+            if !scored {
+                diagnostics.append(Diagnostic(
+                    "nothing scores '\(flow)' on '\(dataset)' (in \(what)): add it to an @Evaluate with .likelihood(\"\(flow)\") or to a @Histogram(model: \"\(flow)\")",
+                    at: location))
             }
         case .accuracy(let classifier):
             _ = resolve(classifier, as: RefTarget(["Train"], role: .classifier), at: location, in: what)
         case .params(let train):
             _ = resolve(train, as: RefTarget(["Train"]), at: location, in: what)
         case .seconds(let node):
-            let producers = vocabulary.directives.filter { $0.parameter(labelled: "id") != nil }.map(\.name)
-            _ = resolve(node, as: RefTarget(producers), at: location, in: what)
+            // Only training and evaluation nodes record their wall-clock time.
+            _ = resolve(node, as: RefTarget(["Train", "Evaluate"]), at: location, in: what)
         }
     }
 

@@ -1,7 +1,8 @@
 /// The key of an inline value `{{metric:target}}` or of a claim's `value:` (docs/report-design.md,
 /// "Inline values"):
 ///
-/// - `auroc|fpr95|fpr95OODPositive|auprIn|auprOut|detectionError:EVAL/DETECTOR/OODKEY`
+/// - `auroc|fpr95|fpr95OODPositive|auprIn|auprOut|detectionError:EVAL/DETECTOR/OODKEY`, or
+///   `...:DETECTOR/OODKEY` when exactly one `@Evaluate` of the book has that detector
 /// - `bpd:EVAL/DETECTOR/DATAKEY`, `bpd:FLOWID/DATAKEY`
 /// - `accuracy:CLASSIFIERID`, `params:TRAINID`, `seconds:NODEID`
 ///
@@ -9,6 +10,8 @@
 public enum InlineValueKey: Sendable, Hashable {
     /// A detection metric (a `Metric` case name) of one detector on one OOD set, mean over seeds.
     case metric(String, evaluation: String, detector: String, dataset: String)
+    /// The same without the evaluation: the book must have exactly one `@Evaluate` with the detector.
+    case detectorMetric(String, detector: String, dataset: String)
     /// Mean bits per dimension of a data set under an evaluation's (flow) detector.
     case evaluationBitsPerDim(evaluation: String, detector: String, dataset: String)
     /// Mean bits per dimension of a data set under a trained flow.
@@ -40,7 +43,7 @@ public enum InlineValueKey: Sendable, Hashable {
             .failure(Diagnostic("value key '\(text)': '\(metric)' takes \(expected)", at: location))
         }
         guard parts.allSatisfy({ !$0.isEmpty }) else {
-            return shape(Self.shapes[metric] ?? "EVAL/DETECTOR/OODKEY")
+            return shape(Self.shapes[metric] ?? "EVAL/DETECTOR/OODKEY or DETECTOR/OODKEY")
         }
         switch (metric, parts.count) {
         case ("bpd", 3): return .success(.evaluationBitsPerDim(evaluation: parts[0], detector: parts[1], dataset: parts[2]))
@@ -50,7 +53,9 @@ public enum InlineValueKey: Sendable, Hashable {
         case ("seconds", 1): return .success(.seconds(node: parts[0]))
         case (_, 3) where Self.shapes[metric] == nil:
             return .success(.metric(metric, evaluation: parts[0], detector: parts[1], dataset: parts[2]))
-        default: return shape(Self.shapes[metric] ?? "EVAL/DETECTOR/OODKEY")
+        case (_, 2) where Self.shapes[metric] == nil:
+            return .success(.detectorMetric(metric, detector: parts[0], dataset: parts[1]))
+        default: return shape(Self.shapes[metric] ?? "EVAL/DETECTOR/OODKEY or DETECTOR/OODKEY")
         }
     }
 

@@ -48,12 +48,14 @@ public indirect enum ValueType: Sendable, Hashable, CustomStringConvertible {
 
 /// What a model does, derived from the `@Train`'s `model:` case (see ``Vocabulary/modelRoles``).
 public enum ModelRole: String, Sendable, Hashable {
-    case flow, imageFlow, classifier
+    /// `.realNVP` only: coupling layers whose s and t can be shown.
+    case flow, imageFlow, realNVP, classifier
 
     var phrase: String {
         switch self {
         case .flow: "a flow"
         case .imageFlow: "an image flow"
+        case .realNVP: "an image RealNVP"
         case .classifier: "a classifier"
         }
     }
@@ -79,7 +81,7 @@ public struct RefTarget: Sendable, Hashable, CustomStringConvertible {
     }
 
     var notation: String {
-        kinds.joined(separator: "|") + (role.map { " \($0 == .imageFlow ? "flow image" : $0.rawValue)" } ?? "")
+        kinds.joined(separator: "|") + (role.map { " \($0 == .imageFlow ? "flow image" : $0 == .realNVP ? "realNVP" : $0.rawValue)" } ?? "")
     }
 }
 

@@ -21,9 +21,13 @@ struct Validator {
     /// The checked directive, or nil when it has errors (then they are in `diagnostics`).
     mutating func validate(_ parsed: ParsedDirective) -> Directive? {
         guard let schema = vocabulary.schema(named: parsed.name) else {
-            diagnostics.append(Diagnostic("unknown directive '@\(parsed.name)'", at: parsed.location,
-                                          suggesting: parsed.name, from: vocabulary.directives.map(\.name),
-                                          quote: { "'@\($0)'" }))
+            var diagnostic = Diagnostic("unknown directive '@\(parsed.name)'", at: parsed.location,
+                                        suggesting: parsed.name, from: vocabulary.directives.map(\.name),
+                                        quote: { "'@\($0)'" })
+            if parsed.name == "Value" {
+                diagnostic.notes.append(.init("a value is written inline in prose: {{metric:target}}, e.g. {{auroc:eval/msp/digits}}"))
+            }
+            diagnostics.append(diagnostic)
             return nil
         }
         directiveName = schema.name

@@ -18,7 +18,7 @@ public struct Vocabulary: Sendable {
     public static let standard = Vocabulary(
         directives: standardDirectives, enums: Dictionary(uniqueKeysWithValues: standardEnums.map { ($0.name, $0) }),
         modelRoles: [
-            "realNVP": [.flow, .imageFlow], "glow": [.flow, .imageFlow],
+            "realNVP": [.flow, .imageFlow, .realNVP], "glow": [.flow, .imageFlow],
             "glowLatent": [.flow], "realNVPVector": [.flow], "residualFlow": [.flow],
             "classifier": [.classifier],
         ],
@@ -30,10 +30,11 @@ public struct Vocabulary: Sendable {
 private let figureIdentity: [Parameter] = [.labelled("id", .string), .labelled("title", .optional(.string))]
 private let flow = RefTarget(["Train"], role: .flow)
 private let imageFlow = RefTarget(["Train"], role: .imageFlow)
+private let realNVP = RefTarget(["Train"], role: .realNVP)
 private let classifier = RefTarget(["Train"], role: .classifier)
 private let evaluation = RefTarget(["Evaluate"])
 private let figureKinds = ["Histogram", "ROC", "Curve", "CouplingGrid", "LatentGrid", "Samples", "Scatter"]
-private let tableKinds = ["AUROCTable", "ClaimsLedger"]
+private let tableKinds = ["AUROCTable", "Scores", "Features", "ClaimsLedger"]
 
 private let standardDirectives: [DirectiveSchema] = [
     DirectiveSchema("Title", [
@@ -92,19 +93,19 @@ private let standardDirectives: [DirectiveSchema] = [
     ], id: .prefixed("fig:"), body: true),
 
     DirectiveSchema("CouplingGrid", figureIdentity + [
-        .labelled("model", .ref(imageFlow)),
+        .labelled("model", .ref(realNVP)),
         .labelled("images", .array(.enumeration("Data"))),
         .labelled("index", .int, "0"),
     ], id: .prefixed("fig:"), body: true),
 
     DirectiveSchema("LatentGrid", figureIdentity + [
-        .labelled("model", .ref(imageFlow)),
+        .labelled("model", .ref(realNVP)),
         .labelled("images", .array(.enumeration("Data"))),
         .labelled("count", .int, "4"),
     ], id: .prefixed("fig:"), body: true),
 
     DirectiveSchema("Samples", figureIdentity + [
-        .labelled("model", .ref(flow)),
+        .labelled("model", .ref(imageFlow)),
         .labelled("count", .int, "16"),
         .labelled("temperature", .double, "1"),
     ], id: .prefixed("fig:"), body: true),
@@ -126,6 +127,21 @@ private let standardDirectives: [DirectiveSchema] = [
         .labelled("detectors", .optional(.array(.string)), membership: .detector(of: "evaluation")),
         .labelled("ood", .optional(.array(.enumeration("Data"))), membership: .oodSet(of: "evaluation")),
         .labelled("published", .optional(.dictionary(.double)), membership: .publishedEntry(of: "evaluation")),
+    ], id: .prefixed("tab:"), body: true),
+
+    DirectiveSchema("Scores", [
+        .labelled("id", .string),
+        .labelled("model", .ref(flow)),
+        .labelled("datasets", .array(.enumeration("Data"))),
+        .labelled("subset", .optional(.int)),
+    ], id: .prefixed("tab:"), body: true),
+
+    DirectiveSchema("Features", [
+        .labelled("id", .string),
+        .labelled("classifier", .ref(classifier)),
+        .labelled("datasets", .array(.enumeration("Data"))),
+        .labelled("normalize", .bool, "true"),
+        .labelled("subset", .optional(.int)),
     ], id: .prefixed("tab:"), body: true),
 
     DirectiveSchema("ClaimsLedger", [.labelled("id", .string)], id: .prefixed("tab:"), body: true),

@@ -33,7 +33,7 @@ public struct HTMLRenderer: Sendable {
 /// Where a figure's image lives in the report directory.
 enum FigureAssets {
     /// The file the HTML shows: the SVG if the figure has one, else the PNG, else an SVG the
-    /// writer generates from the figure (`figures/<id>.svg`). Relative to the report directory.
+    /// writer draws from the figure (`figures/fig-name.svg`). Relative to the report directory.
     static func htmlPath(for figure: FigureBlock) -> String {
         if let svg = figure.files["svg"] { return "figures/" + basename(svg) }
         if let png = figure.files["png"] { return "figures/" + basename(png) }
@@ -45,9 +45,32 @@ enum FigureAssets {
         figure.files["svg"] == nil && figure.files["png"] == nil
     }
 
-    /// `fig:roc-mnist` → `fig-roc-mnist.svg`.
-    static func generatedName(for figure: FigureBlock) -> String {
-        String(figure.id.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" }) + ".svg"
+    /// The formats the writer draws: the figure's `formats` (those without a given file), and
+    /// SVG when the HTML would otherwise have no image.
+    static func drawnFormats(_ figure: FigureBlock) -> [FigureBlock.Format] {
+        var formats = figure.formats.filter { figure.files[$0.rawValue] == nil }
+        if needsGeneratedSVG(figure), !formats.contains(.svg) { formats.append(.svg) }
+        return FigureBlock.Format.allCases.filter(formats.contains)
+    }
+
+    /// Every file of the figure in the report directory, by extension (`figures/fig-name.png`, ...).
+    static func links(for figure: FigureBlock) -> [String: String] {
+        var links = figure.files.mapValues { "figures/" + basename($0) }
+        for format in figure.formats where links[format.rawValue] == nil {
+            links[format.rawValue] = "figures/" + generatedName(for: figure, format: format)
+        }
+        return links
+    }
+
+    /// `fig:roc-mnist` → `fig-roc-mnist.svg` (or another format's extension).
+    static func generatedName(for figure: FigureBlock, format: FigureBlock.Format = .svg) -> String {
+        fileStem(for: figure.id) + "." + format.rawValue
+    }
+
+    /// `fig:roc-mnist` → `fig-roc-mnist`: ids name files with '-' for ':' (and for anything else
+    /// that is not a letter, digit, '-' or '_').
+    static func fileStem(for id: String) -> String {
+        String(id.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
     }
 
     static func basename(_ path: String) -> String {
@@ -167,7 +190,7 @@ private struct HTMLWriter {
         out += "<figure class=\"figure\" id=\"\(HTML.escape(anchor))\">\n"
         out += "<img src=\"\(HTML.escape(FigureAssets.htmlPath(for: figure)))\" alt=\"\(HTML.escape(alt))\" width=\"\(width)\" height=\"\(height)\">\n"
         out += "<figcaption><span class=\"caption-label\">\(label):</span> \(inline(item.caption))</figcaption>\n"
-        provenance(figure.provenance, files: figure.files)
+        provenance(figure.provenance, files: FigureAssets.links(for: figure))
         out += "</figure>\n"
     }
 
@@ -222,6 +245,7 @@ private struct HTMLWriter {
             blocks(item.comment)
             out += "</div>\n"
         }
+        if let provenance = claim.provenance { self.provenance(provenance, files: [:]) }
         out += "</aside>\n"
     }
 
@@ -235,7 +259,7 @@ private struct HTMLWriter {
         out += "<dt>Code version</dt><dd><code>\(HTML.escape(provenance.codeVersion))</code></dd>\n"
         if !files.isEmpty {
             let links = files.keys.sorted().map { ext in
-                let path = "figures/" + FigureAssets.basename(files[ext]!)
+                let path = files[ext]!
                 return "<a href=\"\(HTML.escape(path))\">\(HTML.escape(ext.uppercased()))</a>"
             }
             out += "<dt>Files</dt><dd>\(links.joined(separator: " · "))</dd>\n"

@@ -86,9 +86,10 @@ struct MarkdownParser {
                 let node = try TeXMath.parse(protected[k].source)
                 protected[k].formula = Formula(source: protected[k].source, node: node, display: protected[k].display)
             } catch let error as TeXMathError {
-                diagnose(at: protected[k].contentOffset + error.offset, error.message)
+                diagnose(at: protected[k].contentOffset + error.offset, error.message, kind: .math,
+                         suggestion: error.suggestion)
             } catch {
-                diagnose(at: protected[k].contentOffset, "\(error)")
+                diagnose(at: protected[k].contentOffset, "\(error)", kind: .math)
             }
         }
         return out
@@ -163,7 +164,7 @@ struct MarkdownParser {
                         j += 1
                     }
                     guard let close else {
-                        diagnose(at: i, "display math opened with $$ is not closed")
+                        diagnose(at: i, "display math opened with $$ is not closed", kind: .math)
                         out.append(c)
                         out.append(c)
                         i += 2
@@ -260,12 +261,14 @@ struct MarkdownParser {
         return location(ofOffset: sourceText.unicodeScalars.distance(from: sourceText.startIndex, to: range.lowerBound))
     }
 
-    private mutating func diagnose(at offset: Int, _ message: String) {
-        diagnostics.append(RenderDiagnostic(location: location(ofOffset: offset), message: message))
+    private mutating func diagnose(at offset: Int, _ message: String, kind: RenderDiagnostic.Kind = .markup,
+                                   suggestion: String? = nil) {
+        diagnostics.append(RenderDiagnostic(location: location(ofOffset: offset), message: message, kind: kind,
+                                            suggestion: suggestion))
     }
 
-    private mutating func diagnose(token: String, _ message: String) {
-        diagnostics.append(RenderDiagnostic(location: location(of: token), message: message))
+    private mutating func diagnose(token: String, _ message: String, kind: RenderDiagnostic.Kind = .markup) {
+        diagnostics.append(RenderDiagnostic(location: location(of: token), message: message, kind: kind))
     }
 
     // MARK: - Blocks
@@ -532,7 +535,7 @@ struct MarkdownParser {
                     out += refs.enumerated().flatMap { n, id in n > 0 ? [Inline.text(", "), .reference(id)] : [.reference(id)] }
                     if !keys.isEmpty {
                         for key in keys where Bibliography.entry(key) == nil {
-                            diagnose(token: token, "unknown citation key '\(key)'\(Bibliography.suggestion(for: key))")
+                            diagnose(token: token, "unknown citation key '\(key)'\(Bibliography.suggestion(for: key))", kind: .citation)
                         }
                         if !refs.isEmpty { out.append(.text(" ")) }
                         out.append(.citation(keys, narrative: false))

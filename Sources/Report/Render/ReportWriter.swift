@@ -2,11 +2,13 @@ import Foundation
 import Plot
 
 /// Writes a rendered report directory: `index.html`, `report.pdf` and `figures/` (the figure
-/// files the HTML shows and links).
+/// files the HTML shows and links: given files are copied, the figures' `formats` are drawn).
 ///
 /// The directory is built as a sibling `report.tmp-XXXXXX` and then swapped in with POSIX
 /// renames (the old directory is moved aside, the new one renamed into place, the old one
-/// deleted), so a failure at any point leaves the previous report intact.
+/// deleted), so a failure at any point leaves the previous report intact. Only then, if asked,
+/// are the generated figure files published to the project's `figures/` (see
+/// ``publishFigures(from:to:)``).
 ///
 /// ```swift
 /// try ReportWriter.write(document, to: URL(fileURLWithPath: "build/report"),
@@ -21,10 +23,12 @@ public enum ReportWriter {
     ///   - projectRoot: the directory relative paths in ``FigureBlock/files`` are resolved against
     ///     (default: the current directory).
     ///   - paper: the PDF's paper size.
+    ///   - figures: where to publish the figure files once the report is in place (e.g. the
+    ///     project's `figures/`); nil publishes nothing.
     /// - Throws: ``RenderError`` (invalid document, unreadable or clashing figure files, write failures).
     public static func write(_ document: ReportDocument, to directory: URL,
                              projectRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                             paper: PaperSize = .a4) throws {
+                             paper: PaperSize = .a4, publishingFiguresTo figures: URL? = nil) throws {
         let book = try PreparedDocument(document)
         let html = HTMLRenderer().render(book)
         let pdf = try PDFRenderer(paper: paper).render(book)
@@ -51,10 +55,14 @@ public enum ReportWriter {
                     } catch {
                         throw RenderError.figure(id: asset.figureID, reason: "cannot copy \(url.path): \(error.localizedDescription)")
                     }
-                case .generated(let figure):
+                case .drawn(let figure, let format):
                     let data: Data
                     do {
-                        data = try figure.svgData()
+                        switch format {
+                        case .svg: data = try figure.svgData()
+                        case .png: data = try figure.pngData(dpi: 300)
+                        case .pdf: data = try figure.pdfData()
+                        }
                     } catch {
                         throw RenderError.figure(id: asset.figureID, reason: "\(error)")
                     }
@@ -66,6 +74,57 @@ public enum ReportWriter {
             try? FileManager.default.removeItem(at: temporary)
             throw error
         }
+        if let figures {
+            try publishFigures(from: directory.appendingPathComponent("figures"), to: figures)
+        }
+    }
+
+    // MARK: - Publishing
+
+    /// Whether `name` looks like a file the report generates: `fig-*` or `tab-*` (an id with
+    /// ':' written as '-', so lower-case letters, digits and '-') with a figure or table extension.
+    static func isGeneratedName(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, ["png", "svg", "pdf", "csv"].contains(parts[1]) else { return false }
+        let stem = parts[0]
+        guard stem.hasPrefix("fig-") || stem.hasPrefix("tab-"), stem.count > 4 else { return false }
+        return stem.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    /// Copies every generated file of a written report's `figures/` into `target` (each written
+    /// to a temporary name and renamed into place) and removes the generated files in `target`
+    /// that the report no longer has (figures of removed directives). Other files are left alone.
+    public static func publishFigures(from source: URL, to target: URL) throws {
+        let fm = FileManager.default
+        let names = ((try? fm.contentsOfDirectory(atPath: source.path)) ?? []).filter(isGeneratedName).sorted()
+        do {
+            try fm.createDirectory(at: target, withIntermediateDirectories: true)
+        } catch {
+            throw RenderError.write(path: target.path, reason: error.localizedDescription)
+        }
+        for name in names {
+            let file = target.appendingPathComponent(name)
+            let temporary = target.appendingPathComponent(".\(name).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+            do {
+                try? fm.removeItem(at: temporary)
+                try fm.copyItem(at: source.appendingPathComponent(name), to: temporary)
+            } catch {
+                throw RenderError.write(path: file.path, reason: error.localizedDescription)
+            }
+            guard rename(temporary.path, file.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                try? fm.removeItem(at: temporary)
+                throw RenderError.write(path: file.path, reason: reason)
+            }
+        }
+        let produced = Set(names)
+        for name in ((try? fm.contentsOfDirectory(atPath: target.path)) ?? []) where isGeneratedName(name) && !produced.contains(name) {
+            do {
+                try fm.removeItem(at: target.appendingPathComponent(name))
+            } catch {
+                throw RenderError.write(path: target.appendingPathComponent(name).path, reason: "cannot remove a stale figure: \(error.localizedDescription)")
+            }
+        }
     }
 
     // MARK: - Figures
@@ -73,7 +132,7 @@ public enum ReportWriter {
     struct Asset {
         enum Source {
             case file(URL)
-            case generated(Figure)
+            case drawn(Figure, FigureBlock.Format)
         }
         var figureID: String
         /// File name under `figures/`.
@@ -82,7 +141,8 @@ public enum ReportWriter {
     }
 
     /// Every file to put under `figures/`: each figure's files (absolute or project-relative
-    /// paths, by basename) and an SVG drawn here for figures that came without SVG or PNG.
+    /// paths, by basename) and the formats drawn here (its `formats`, and an SVG for figures
+    /// that came without SVG or PNG).
     static func figureAssets(book: PreparedDocument, projectRoot: URL) throws -> [Asset] {
         var assets: [Asset] = []
         var owners: [String: (figure: String, path: String)] = [:]
@@ -104,13 +164,13 @@ public enum ReportWriter {
                     owners[name] = (figure.id, path)
                     assets.append(Asset(figureID: figure.id, name: name, source: .file(url)))
                 }
-                if FigureAssets.needsGeneratedSVG(figure) {
-                    let name = FigureAssets.generatedName(for: figure)
+                for format in FigureAssets.drawnFormats(figure) {
+                    let name = FigureAssets.generatedName(for: figure, format: format)
                     if let owner = owners[name] {
                         throw RenderError.figure(id: figure.id, reason: "file name \(name) clashes with \(owner.path) of \(owner.figure) in figures/")
                     }
                     owners[name] = (figure.id, "(generated)")
-                    assets.append(Asset(figureID: figure.id, name: name, source: .generated(figure.figure)))
+                    assets.append(Asset(figureID: figure.id, name: name, source: .drawn(figure.figure, format)))
                 }
             }
         }

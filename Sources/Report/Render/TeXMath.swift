@@ -61,11 +61,14 @@ public struct TeXMathError: Error, Sendable, Hashable, CustomStringConvertible {
     public var offset: Int
     /// What is wrong, e.g. "unknown command \\foo".
     public var message: String
+    /// For an unknown command, the closest supported one (edit distance ≤ 2), e.g. `\\alpha`.
+    public var suggestion: String?
 
     /// An error at `offset` (Unicode scalars from the formula's start).
-    public init(offset: Int, message: String) {
+    public init(offset: Int, message: String, suggestion: String? = nil) {
         self.offset = offset
         self.message = message
+        self.suggestion = suggestion
     }
 
     /// "unknown command \\foo (at offset 4)".
@@ -236,6 +239,28 @@ enum TeXVocabulary {
         case ".": ""
         default: nil
         }
+    }
+
+    /// Every command that may stand anywhere in a formula (for "did you mean" suggestions),
+    /// sorted so that ties between equally close names are broken the same way on every run.
+    static let commandNames: [String] = {
+        var names = Set(greek.keys).union(symbols.keys).union(largeOperators.keys).union(functions.keys)
+            .union(spaces.keys).union(accents.keys).union(styles.keys)
+        names.formUnion(["frac", "dfrac", "tfrac", "sqrt", "text", "textrm", "mbox", "operatorname", "left"])
+        return names.filter { $0.unicodeScalars.allSatisfy { $0.properties.isAlphabetic } }.sorted()
+    }()
+
+    /// The supported command closest to `name` by edit distance (case-sensitive: `\\Alpha` and
+    /// `\\alpha` differ), if at most 2 and less than half of `name`'s length (so `\\nope` does
+    /// not suggest `\\ne`); ties go to the alphabetically first.
+    static func closestCommand(to name: String) -> String? {
+        let limit = min(2, (name.unicodeScalars.count - 1) / 2)
+        var best: (name: String, distance: Int)?
+        for candidate in commandNames where candidate != name {
+            let distance = editDistance(name, candidate)
+            if distance <= limit, distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
+        }
+        return best?.name
     }
 
     /// Delimiters given as commands.
@@ -524,7 +549,9 @@ struct TeXParser {
         case "$", "%", "&", "_", "#": return .symbol(name, .ord)
         case "\\": throw error("line breaks (\\\\) are not supported", at: start)
         default:
-            throw error("unknown command \\\(name)", at: start)
+            var failure = error("unknown command \\\(name)", at: start)
+            failure.suggestion = TeXVocabulary.closestCommand(to: name).map { "\\" + $0 }
+            throw failure
         }
     }
 

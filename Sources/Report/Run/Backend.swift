@@ -184,6 +184,11 @@ final class Backend: @unchecked Sendable {
     }
 
     private func trainClassifier(_ spec: TrainSpec, backbone: BackboneSpec, seed: Int, work: URL, into out: URL) throws {
+        if case .fashionMNISTClasses = spec.data {
+            // Accepted by the chapter checker; the OOD module's classifier trainer does not take
+            // class subsets yet (its ten-way head and test split are fixed).
+            throw BackendError("training a classifier on a subset of the FashionMNIST classes (\(spec.data.key)) is not implemented yet; train on .fashionMNIST")
+        }
         guard case .fashionMNIST = spec.data else {
             throw BackendError("classifiers train on .fashionMNIST(.train) only, got \(spec.data.key)")
         }
@@ -218,7 +223,17 @@ final class Backend: @unchecked Sendable {
     /// Negative training's log-likelihood threshold for 28×28 images (flows_ood, (F)MNIST).
     static let negativeThreshold = -3e4
 
-    private func trainFlow(_ spec: TrainSpec, seed: Int, work: URL, inputModels: [String: URL], into out: URL) throws {
+    /// Everything a flow `@Train` hands the flow trainer: data, validation data, negative data,
+    /// the model and the options.
+    struct FlowTraining {
+        var train: FlowData
+        var validation: FlowData?
+        var negative: FlowData?
+        var spec: FlowSpec
+        var options: FlowTrainingOptions
+    }
+
+    func flowTraining(_ spec: TrainSpec, seed: Int, inputModels: [String: URL]) throws -> FlowTraining {
         let train = try flowData(spec.data, count: spec.subset, seed: seed, models: inputModels)
         var validation: FlowData? = nil
         if case .fashionMNIST(.train) = spec.data {
@@ -240,10 +255,16 @@ final class Backend: @unchecked Sendable {
             negative = try flowData(neg, count: train.count, seed: seed + 7, models: inputModels)
             options.negative = .init(weight: spec.negativeWeight, threshold: Self.negativeThreshold)
         }
-        var trainer = FlowTrainer(spec: flowSpec, options: options, directory: work)
+        return FlowTraining(train: train, validation: validation, negative: negative, spec: flowSpec, options: options)
+    }
+
+    private func trainFlow(_ spec: TrainSpec, seed: Int, work: URL, inputModels: [String: URL], into out: URL) throws {
+        let setup = try flowTraining(spec, seed: seed, inputModels: inputModels)
+        let train = setup.train
+        var trainer = FlowTrainer(spec: setup.spec, options: setup.options, directory: work)
         trainer.log = log
         let start = Date()
-        let (state, flow) = try trainer.run(train: train, validation: validation, negative: negative)
+        let (state, flow) = try trainer.run(train: train, validation: setup.validation, negative: setup.negative)
         // The run directory (config, state, final checkpoint) is the node's model.
         let run = out.appendingPathComponent("run")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
@@ -265,9 +286,7 @@ final class Backend: @unchecked Sendable {
         switch d.kind {
         case .likelihood, .typicality:
             let (flow, spec) = try loadFlow(dir)
-            let bits: BitsDefinition = spec.dataKind.bitsPerDimension == .images ? .images : .lde
-            if case .typicality = d.kind { return (TypicalityDetector(flow: flow, bits: bits, name: d.key), spec.dimensions) }
-            return (FlowLikelihoodDetector(flow: flow, bits: bits, name: d.key), spec.dimensions)
+            return (flowDetector(d, flow: flow, spec: spec), spec.dimensions)
         case .msp: return (MSPDetector(extractor: try extractor(dir), name: d.key), nil)
         case let .odin(_, t, eps): return (ODINDetector(extractor: try extractor(dir), temperature: t, epsilon: eps, name: d.key), nil)
         case .energy: return (EnergyDetector(extractor: try extractor(dir), name: d.key), nil)
@@ -287,6 +306,13 @@ final class Backend: @unchecked Sendable {
             }
             return (LDEDetector(extractor: try extractor(dir), options: options, flowFactory: factory, name: d.key), nil)
         }
+    }
+
+    /// The `.likelihood` or `.typicality` detector `d` on a given flow.
+    func flowDetector(_ d: DetectorSpec, flow: any FlowLayer, spec: FlowSpec) -> any OODDetector {
+        let bits: BitsDefinition = spec.dataKind.bitsPerDimension == .images ? .images : .lde
+        if case .typicality = d.kind { return TypicalityDetector(flow: flow, bits: bits, name: d.key) }
+        return FlowLikelihoodDetector(flow: flow, bits: bits, name: d.key)
     }
 
     /// The in-distribution training set a detector fits on: the referenced model's own
@@ -360,14 +386,23 @@ final class Backend: @unchecked Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The in-distribution set and the OOD sets of an evaluation as detectors see them (tabular
+    /// OOD sets standardised like the in-distribution training class).
+    func evaluationInputs(_ evaluation: EvaluateSpec, ood sets: [DataRef], seed: Int) throws -> (DetectorInput, [DetectorInput]) {
+        let idTrain: DataRef? = if case let .tabular(n, c, _) = evaluation.inDistribution { .tabular(name: n, classLabel: c, split: .train) } else { nil }
+        let inInput = DetectorInput(try load(evaluation.inDistribution, count: evaluation.subset, seed: 100 + seed))
+        let oodInputs = try sets.map { DetectorInput(try load($0, count: evaluation.subset, seed: 200 + seed, standardizeLike: idTrain)) }
+        return (inInput, oodInputs)
+    }
+
+    /// `@Curve` of an `.lde` detector: refits its flow at each number of epochs or PCA dimension.
     func curve(evaluation: EvaluateSpec, detector: DetectorSpec, vary: VarySpec, metric curveMetric: MetricKind,
                ood: [DataRef]?, seed: Int, models: [String: URL], trains: [String: TrainSpec], into out: URL) throws {
         guard case let .lde(cls, flow, epochs, normalize, pca) = detector.kind else {
             throw BackendError("@Curve varies the fitted part of an .lde detector; '\(detector.key)' is not one")
         }
         let sets = ood ?? evaluation.ood
-        let inInput = DetectorInput(try load(evaluation.inDistribution, count: evaluation.subset, seed: 100 + seed))
-        let oodInputs = try sets.map { DetectorInput(try load($0, count: evaluation.subset, seed: 200 + seed)) }
+        let (inInput, oodInputs) = try evaluationInputs(evaluation, ood: sets, seed: seed)
         let fitInput = DetectorInput(try fitData(for: detector, trains: trains, seed: seed))
         let values: [Int]
         let parameter: String

@@ -3,12 +3,30 @@ import NN
 import OOD
 import Plot
 
-/// Renders the chapters' directives into document blocks from cached results: figures (also
-/// written to `figures/<id>.{png,svg,pdf}`), tables, claims, and inline values in the prose.
+/// Renders the chapters' directives into document blocks from cached results: figures (drawn
+/// into the report's `figures/` by `ReportWriter`, as `fig-name.{png,svg,pdf}`), tables,
+/// claims, and inline values in the prose.
 struct BlockRenderer {
     let builder: ReportBuilder
 
     var options: BuildOptions { builder.options }
+
+    /// Versions of the code that turns cached results into each kind of block; they appear in
+    /// the block's provenance before the code versions of the nodes it reads.
+    enum RenderVersion {
+        static let histogram = "render-histogram-1"
+        static let roc = "render-roc-1"
+        static let curve = "render-curve-1"
+        static let scatter = "render-scatter-1"
+        static let couplingGrid = "render-coupling-grid-1"
+        static let latentGrid = "render-latent-grid-1"
+        static let samples = "render-samples-1"
+        static let table = "render-auroc-table-2"
+        static let scores = "render-scores-1"
+        static let features = "render-features-1"
+        static let claim = "render-claim-1"
+        static let ledger = "render-claims-ledger-1"
+    }
 
     func document() throws -> ReportDocument {
         var title = "FlowOOD", subtitle: String?, authors: String?, abstract = ""
@@ -17,7 +35,6 @@ struct BlockRenderer {
                 title = t; subtitle = s; authors = a; abstract = d.body ?? ""
             }
         }
-        try FileManager.default.createDirectory(at: options.figuresDirectory, withIntermediateDirectories: true)
         var chapters: [ChapterDocument] = []
         var errors: [String] = []
         for chapter in builder.chapters {
@@ -45,28 +62,31 @@ struct BlockRenderer {
 
     // MARK: - Blocks
 
-    func provenance(_ d: LocatedDirective, nodes: [ExperimentNode]) -> Provenance {
+    /// The directive, the nodes behind a block (one cache key, or the SHA-256 of several keys),
+    /// their seeds, and the code versions: the block's render version, then the nodes' versions.
+    func provenance(_ d: LocatedDirective, nodes: [ExperimentNode], render: String) -> Provenance {
+        var unique: [ExperimentNode] = []
+        for node in nodes where !unique.contains(where: { $0 === node }) { unique.append(node) }
         var h = SHA256()
-        h.update(nodes.map(\.key).joined(separator: "\n"))
-        let versions = Set(nodes.map(\.codeVersion)).sorted().joined(separator: ", ")
-        return Provenance(directive: d.source, location: d.location, cacheKey: nodes.count == 1 ? nodes[0].key : h.finalize().hex,
-                          seeds: seeds(of: nodes), codeVersion: versions.isEmpty ? "render-1" : versions)
+        h.update(unique.map(\.key).joined(separator: "\n"))
+        let versions = [render] + Set(unique.map(\.codeVersion)).sorted()
+        return Provenance(directive: d.source, location: d.location,
+                          cacheKey: unique.count == 1 ? unique[0].key : h.finalize().hex,
+                          seeds: seeds(of: unique), codeVersion: versions.joined(separator: ", "))
     }
 
+    /// The seeds in the nodes' labels ("train x (seed 1)"), sorted, without repeats.
     func seeds(of nodes: [ExperimentNode]) -> [Int] {
-        nodes.compactMap { n -> Int? in
+        Set(nodes.compactMap { n -> Int? in
             guard let r = n.label.range(of: "(seed ") else { return nil }
             return Int(n.label[r.upperBound...].dropLast())
-        }
+        }).sorted()
     }
 
-    func figureBlock(_ id: String, _ figure: Figure, _ d: LocatedDirective, nodes: [ExperimentNode]) throws -> Block {
-        let name = id.replacingOccurrences(of: ":", with: "-")
-        let urls = try figure.write(to: options.figuresDirectory, name: name)
-        var files: [String: String] = [:]
-        for u in urls { files[u.pathExtension] = u.path }
-        return .figure(FigureBlock(id: id, figure: figure, caption: d.body ?? "", files: files,
-                                   provenance: provenance(d, nodes: nodes)))
+    /// A figure block; `ReportWriter` draws it as PNG, SVG and PDF into the report's `figures/`.
+    func figureBlock(_ id: String, _ figure: Figure, _ d: LocatedDirective, nodes: [ExperimentNode], render: String) -> Block {
+        .figure(FigureBlock(id: id, figure: figure, caption: d.body ?? "", formats: [.png, .svg, .pdf],
+                            provenance: provenance(d, nodes: nodes, render: render)))
     }
 
     func block(for d: LocatedDirective) throws -> Block? {
@@ -77,23 +97,39 @@ struct BlockRenderer {
         case .curve(let c): return try curve(c, d)
         case .scatter(let s): return try scatter(s, d)
         case .table(let t): return try table(t, d)
+        case .scores(let s): return try scores(s, d)
+        case .features(let f): return try features(f, d)
         case .claimsLedger(let id): return try claimsLedger(id, d)
         case .claim(let c): return try claim(c, d)
-        case .couplingGrid(let g): return try figureBlock(g.id, try builder.backend.couplingGrid(g, model: modelDirectory(g.model), title: g.title), d, nodes: [try builder.trainNode(g.model, seed: 0)])
-        case .latentGrid(let g): return try figureBlock(g.id, try builder.backend.latentGrid(g, model: modelDirectory(g.model), title: g.title), d, nodes: [try builder.trainNode(g.model, seed: 0)])
-        case .samples(let s): return try figureBlock(s.id, try builder.backend.samples(s, model: modelDirectory(s.model)), d, nodes: [try builder.trainNode(s.model, seed: 0)])
+        case .couplingGrid(let g):
+            let node = try modelNode(g.model, d)
+            return figureBlock(g.id, try builder.backend.couplingGrid(g, model: try directory(of: node), title: g.title), d,
+                               nodes: [node], render: RenderVersion.couplingGrid)
+        case .latentGrid(let g):
+            let node = try modelNode(g.model, d)
+            return figureBlock(g.id, try builder.backend.latentGrid(g, model: try directory(of: node), title: g.title), d,
+                               nodes: [node], render: RenderVersion.latentGrid)
+        case .samples(let s):
+            let node = try modelNode(s.model, d)
+            return figureBlock(s.id, try builder.backend.samples(s, model: try directory(of: node)), d,
+                               nodes: [node], render: RenderVersion.samples)
         }
     }
 
-    func modelDirectory(_ id: String) throws -> URL {
-        let node = try builder.trainNode(id, seed: 0)
+    /// The training node of the first seed of `@Train` `id`.
+    func modelNode(_ id: String, _ d: LocatedDirective) throws -> ExperimentNode {
+        let seed = builder.trains[id].flatMap { if case .train(let t) = $0.spec { t.seeds.first } else { nil } } ?? 0
+        return try builder.trainNode(id, seed: seed, for: d.location)
+    }
+
+    func directory(of node: ExperimentNode) throws -> URL {
         guard let dir = node.directory else { preconditionFailure("\(node.label) has not run") }
         return dir
     }
 
-    func evaluationNodes(_ id: String) throws -> [ExperimentNode] {
+    func evaluationNodes(_ id: String, for location: SourceLocation) throws -> [ExperimentNode] {
         guard let (spec, _) = builder.evaluations[id] else { return [] }
-        return try spec.seeds.map { try builder.evaluationNode(id, seed: $0) }
+        return try spec.seeds.map { try builder.evaluationNode(id, seed: $0, for: location) }
     }
 
     func detectorResult(_ results: [EvaluationResult], _ key: String, _ at: SourceLocation) throws -> EvaluationResult.DetectorResult {
@@ -109,7 +145,7 @@ struct BlockRenderer {
         case .model(let m): evalId = builder.histogramEvaluations[h.id]!; detector = m
         case .evaluation(let e, let det): evalId = e; detector = det
         }
-        let results = try builder.evaluationResults(evalId)
+        let results = try builder.evaluationResults(evalId, for: d.location)
         let det = try detectorResult(results, detector, d.location)
         let wanted = Set(h.datasets.map(\.key))
         var sets: [HistogramDataset] = []
@@ -134,11 +170,12 @@ struct BlockRenderer {
                                       normalization: .density, xLabel: xLabel, yLabel: "density")
         var axesWithTitle = axes
         if let t = h.title { axesWithTitle.title = .plain(t) }
-        return try figureBlock(h.id, Figure(axesWithTitle, height: 230), d, nodes: try evaluationNodes(evalId))
+        return figureBlock(h.id, Figure(axesWithTitle, height: 230), d, nodes: try evaluationNodes(evalId, for: d.location),
+                           render: RenderVersion.histogram)
     }
 
     func roc(_ r: ROCSpec, _ d: LocatedDirective) throws -> Block {
-        let results = try builder.evaluationResults(r.evaluation)
+        let results = try builder.evaluationResults(r.evaluation, for: d.location)
         let det = try detectorResult(results, r.detector, d.location)
         let wanted = r.ood.map { Set($0.map(\.key)) }
         let curves = try det.sets.dropFirst().filter { wanted?.contains($0.data) ?? true }.map { set in
@@ -146,7 +183,8 @@ struct BlockRenderer {
         }
         var axes = try Axes.roc(curves)
         if let t = r.title { axes.title = .plain(t) }
-        return try figureBlock(r.id, Figure(axes, width: Figure.textWidth * 0.75, height: 260), d, nodes: try evaluationNodes(r.evaluation))
+        return figureBlock(r.id, Figure(axes, width: Figure.textWidth * 0.75, height: 260), d,
+                           nodes: try evaluationNodes(r.evaluation, for: d.location), render: RenderVersion.roc)
     }
 
     func curve(_ c: CurveSpec, _ d: LocatedDirective) throws -> Block {
@@ -162,7 +200,7 @@ struct BlockRenderer {
         var axes = try Axes.lines(series, xLabel: .plain(result.parameter), yLabel: "\(c.metric.displayName) (%)",
                                   secondaryYLabel: result.loss == nil ? nil : "loss (bits/dim)", grid: true)
         if let t = c.title { axes.title = .plain(t) }
-        return try figureBlock(c.id, Figure(axes, height: 240), d, nodes: [node])
+        return figureBlock(c.id, Figure(axes, height: 240), d, nodes: [node], render: RenderVersion.curve)
     }
 
     func scatter(_ s: ScatterSpec, _ d: LocatedDirective) throws -> Block {
@@ -170,97 +208,142 @@ struct BlockRenderer {
         let r = try readJSON(ScatterResult.self, from: dir.appendingPathComponent("tsne.json"))
         var axes = try Axes.scatter(x: r.x, y: r.y, categories: r.group, categoryNames: r.groupNames.map { .plain($0) })
         if let t = s.title { axes.title = .plain(t) }
-        return try figureBlock(s.id, Figure(axes, height: 300), d, nodes: [node])
+        return figureBlock(s.id, Figure(axes, height: 300), d, nodes: [node], render: RenderVersion.scatter)
     }
 
     // MARK: - Tables
 
+    /// `@AUROCTable`: one row per detector; per OOD set and metric a column of ours (mean ± std
+    /// over seeds, best in bold), followed by a "(paper)" column when the chapter gives a
+    /// published number for that metric and set (shown as printed in the paper, in percent).
     func table(_ t: TableSpec, _ d: LocatedDirective) throws -> Block {
-        let results = try builder.evaluationResults(t.evaluation)
+        let results = try builder.evaluationResults(t.evaluation, for: d.location)
         guard let first = results.first else { throw ValueError(location: d.location, message: "evaluation '\(t.evaluation)' has no results") }
         let detectors = try (t.detectors ?? first.detectors.map(\.key)).map { try detectorResult(results, $0, d.location) }
         let oodKeys = t.ood.map { $0.map(\.key) } ?? first.ood
         let names = Dictionary(first.detectors.flatMap(\.sets).map { ($0.data, $0.displayName) }, uniquingKeysWith: { a, _ in a })
+        /// Our columns in order; each may be followed by a published column.
+        let columns: [(ood: String, metric: MetricKind)] = oodKeys.flatMap { ood in t.metrics.map { (ood, $0) } }
         var header = ["Detector"]
         var numeric = [false]
-        for ood in oodKeys {
-            for m in t.metrics {
-                header.append(t.metrics.count == 1 ? (names[ood] ?? ood) : "\(names[ood] ?? ood) \(m.displayName)")
+        for (ood, m) in columns {
+            let ours = t.metrics.count == 1 ? (names[ood] ?? ood) : "\(names[ood] ?? ood) \(m.displayName)"
+            header.append(ours)
+            numeric.append(true)
+            if t.hasPublished(m, ood) {
+                header.append("\(ours) (paper)")
                 numeric.append(true)
-                if t.published?.keys.contains(where: { $0.hasSuffix("/\(ood)") }) == true {
-                    header.append("paper"); numeric.append(true)
-                }
             }
         }
-        var rows: [[String]] = [], notes: [[String]] = []
-        // Best mean per column (bold), among detectors.
-        var best: [Int: Double] = [:]
+        // Mean, std and (one seed) the AUROC's bootstrap interval per detector and column.
         var cells: [[(mean: Double, std: Double, ci: ConfidenceInterval?)?]] = []
         for det in detectors {
-            var row: [(Double, Double, ConfidenceInterval?)?] = []
-            for ood in oodKeys {
-                for m in t.metrics {
-                    let values = results.compactMap { $0.detector(det.key)?.metrics[ood]?.value(m) }
-                    guard !values.isEmpty else { row.append(nil); continue }
-                    let (mean, std) = meanAndStd(values)
-                    row.append((mean, std, results.count == 1 ? results[0].detector(det.key)?.metrics[ood]?.aurocCI : nil))
-                }
-            }
-            cells.append(row)
+            cells.append(columns.map { ood, m in
+                let values = results.compactMap { $0.detector(det.key)?.metrics[ood]?.value(m) }
+                guard !values.isEmpty else { return nil }
+                let (mean, std) = meanAndStd(values)
+                return (mean, std, results.count == 1 ? results[0].detector(det.key)?.metrics[ood]?.aurocCI : nil)
+            })
         }
-        let columnMetrics = oodKeys.flatMap { _ in t.metrics }
-        for c in 0..<columnMetrics.count {
-            let vals = cells.compactMap { $0[c]?.mean }
-            guard let b = columnMetrics[c].higherIsBetter ? vals.max() : vals.min() else { continue }
-            best[c] = b
+        // Best mean per column (bold), among detectors.
+        var best: [Int: Double] = [:]
+        for (c, column) in columns.enumerated() {
+            let values = cells.compactMap { $0[c]?.mean }
+            if let b = column.metric.higherIsBetter ? values.max() : values.min() { best[c] = b }
         }
+        var rows: [[String]] = [], notes: [[String]] = []
         for (r, det) in detectors.enumerated() {
             var row = [det.displayName], note = [""]
-            var c = 0
-            for ood in oodKeys {
-                for m in t.metrics {
-                    if let cell = cells[r][c] {
-                        var text = m.format(cell.mean)
-                        if results.count > 1 { text += " ± " + m.format(cell.std) }
-                        if best[c] == cell.mean && detectors.count > 1 { text = "**\(text)**" }
-                        row.append(text)
-                        if m == .auroc, let ci = cell.ci {
-                            note.append("95% bootstrap CI \(m.format(ci.lower))–\(m.format(ci.upper))")
-                        } else {
-                            note.append(results.count > 1 ? "mean ± std over \(results.count) seeds" : "")
-                        }
+            for (c, (ood, m)) in columns.enumerated() {
+                if let cell = cells[r][c] {
+                    var text = m.format(cell.mean)
+                    if results.count > 1 { text += " ± " + m.format(cell.std) }
+                    if best[c] == cell.mean && detectors.count > 1 { text = "**\(text)**" }
+                    row.append(text)
+                    if m == .auroc, let ci = cell.ci {
+                        note.append("95% bootstrap CI \(m.format(ci.lower))–\(m.format(ci.upper))")
+                    } else {
+                        note.append(results.count > 1 ? "mean ± std over \(results.count) seeds" : "")
+                    }
+                } else {
+                    row.append("–"); note.append("")
+                }
+                if t.hasPublished(m, ood) {
+                    if let p = t.published(m, det.key, ood) {
+                        row.append(Self.published(p))
+                        note.append("published in the paper (percent, as printed there)")
                     } else {
                         row.append("–"); note.append("")
                     }
-                    if t.published?.keys.contains(where: { $0.hasSuffix("/\(ood)") }) == true {
-                        if let p = t.published?["\(det.key)/\(ood)"] { row.append(fixed(p, 1)) } else { row.append("–") }
-                        note.append("published number")
-                    }
-                    c += 1
                 }
             }
             rows.append(row); notes.append(note)
         }
-        let nodes = try evaluationNodes(t.evaluation)
+        let nodes = try evaluationNodes(t.evaluation, for: d.location)
         return .table(TableBlock(id: t.id, header: header, rows: rows, notes: notes, numeric: numeric,
-                                 caption: d.body ?? "", provenance: provenance(d, nodes: nodes)))
+                                 caption: d.body ?? "", provenance: provenance(d, nodes: nodes, render: RenderVersion.table)))
+    }
+
+    /// A published number as printed: 97.3 → "97.3", 97.32 → "97.32", 97 → "97.0".
+    static func published(_ value: Double) -> String {
+        let text = fixed(value, 2)
+        return text.hasSuffix("0") ? String(text.dropLast()) : text
+    }
+
+    /// `@Scores`: mean ± std of bits/dim and log-likelihood per data set.
+    func scores(_ spec: ScoresSpec, _ d: LocatedDirective) throws -> Block {
+        guard let node = builder.scoresNodes[spec.id] else { preconditionFailure("scores \(spec.id) has not been planned") }
+        let result = try readJSON(ScoresResult.self, from: try directory(of: node).appendingPathComponent("scores.json"))
+        let rows = result.sets.map { set -> [String] in
+            let bits = meanAndStd(set.bitsPerDim), ll = meanAndStd(set.logLikelihood)
+            return [set.displayName, grouped(set.bitsPerDim.count), "\(fixed(bits.mean, 3)) ± \(fixed(bits.std, 3))",
+                    "\(fixed(ll.mean, 1)) ± \(fixed(ll.std, 1))"]
+        }
+        return .table(TableBlock(id: spec.id, header: ["Data set", "Samples", "Bits/dim", "Log-likelihood (nats)"], rows: rows,
+                                 numeric: [false, true, true, true], caption: d.body ?? "",
+                                 provenance: provenance(d, nodes: [node], render: RenderVersion.scores)))
+    }
+
+    /// `@Features`: count, dimension and mean norm (before normalisation) per data set.
+    func features(_ spec: FeaturesSpec, _ d: LocatedDirective) throws -> Block {
+        guard let node = builder.featuresNodes[spec.id] else { preconditionFailure("features \(spec.id) has not been planned") }
+        let result = try readJSON(FeaturesResult.self, from: try directory(of: node).appendingPathComponent("features.json"))
+        let rows = result.sets.map { set in
+            [set.displayName, grouped(set.count), String(set.dimension), fixed(set.meanNorm, 3)]
+        }
+        return .table(TableBlock(id: spec.id, header: ["Data set", "Samples", "Dimension", "Mean norm"], rows: rows,
+                                 numeric: [false, true, true, true], caption: d.body ?? "",
+                                 provenance: provenance(d, nodes: [node], render: RenderVersion.features)))
     }
 
     func claimsLedger(_ id: String, _ d: LocatedDirective) throws -> Block {
         var rows: [[String]] = []
+        var nodes: [ExperimentNode] = []
         for (c, cd) in builder.claims {
             let (ok, check) = try verdict(c, cd)
+            nodes += try claimNodes(c, cd)
             rows.append([c.paper.displayName, c.text, "@\(c.evidence)", check, ok ? "reproduced" : "**not reproduced**"])
         }
         return .table(TableBlock(id: id, header: ["Paper", "Claim", "Our evidence", "Our number", "Verdict"], rows: rows,
                                  numeric: [false, false, false, false, false], caption: d.body ?? "",
-                                 provenance: provenance(d, nodes: [])))
+                                 provenance: provenance(d, nodes: nodes, render: RenderVersion.ledger)))
     }
 
     func claim(_ c: ClaimSpec, _ d: LocatedDirective) throws -> Block {
         let (ok, check) = try verdict(c, d)
         return .claim(ClaimBlock(id: c.id, paper: c.paper.displayName, text: c.text, evidence: c.evidence, check: check,
-                                 reproduced: ok, comment: d.body ?? ""))
+                                 reproduced: ok, comment: d.body ?? "",
+                                 provenance: provenance(d, nodes: try claimNodes(c, d), render: RenderVersion.claim)))
+    }
+
+    /// The nodes behind a claim's value and its expectation's other value.
+    func claimNodes(_ c: ClaimSpec, _ d: LocatedDirective) throws -> [ExperimentNode] {
+        var keys = [c.value]
+        switch c.expect {
+        case .lessThan(let other), .greaterThan(let other): keys.append(other)
+        case .below, .above: break
+        }
+        return try keys.flatMap { try nodes(forValueKey: $0, at: d.location) }
     }
 
     /// Whether our number satisfies the claim's expectation, and the comparison as prose.
@@ -306,67 +389,117 @@ struct BlockRenderer {
         return out + rest
     }
 
+    /// Where the number of an inline-value key comes from.
+    enum ValueSource {
+        case metric(MetricKind, evaluation: String, detector: String, dataset: String)
+        case bitsPerDim(evaluation: String, detector: String, dataset: String)
+        case accuracy(classifier: String)
+        case params(train: String)
+        case trainingSeconds(train: String)
+        case evaluationSeconds(evaluation: String)
+    }
+
+    /// Resolves the ids of a value key (the chapter checker has checked them): a metric without
+    /// its evaluation names the one `@Evaluate` with that detector, `bpd:FLOW/DATA` the first
+    /// evaluation (by id) that scores that flow on that set.
+    func source(of key: String, at location: SourceLocation) throws -> ValueSource {
+        func fail(_ m: String) -> ValueError { ValueError(location: location, message: "{{\(key)}}: \(m)") }
+        let parsed: InlineValueKey
+        switch InlineValueKey.parse(key, at: location) {
+        case .success(let k): parsed = k
+        case .failure(let diagnostic): throw fail(diagnostic.message)
+        }
+        switch parsed {
+        case .metric(let name, let evaluation, let detector, let dataset):
+            guard let metric = MetricKind(valueName: name) else { throw fail("unknown metric '\(name)'") }
+            return .metric(metric, evaluation: evaluation, detector: detector, dataset: dataset)
+        case .detectorMetric(let name, let detector, let dataset):
+            guard let metric = MetricKind(valueName: name) else { throw fail("unknown metric '\(name)'") }
+            let having = builder.evaluations.keys.filter { id in
+                !id.hasPrefix("histogram:") && builder.evaluations[id]!.spec.detectors.contains { $0.key == detector }
+            }.sorted()
+            guard having.count == 1 else {
+                throw fail(having.isEmpty ? "no @Evaluate has a detector '\(detector)'"
+                           : "detector '\(detector)' is in several evaluations (\(having.joined(separator: ", ")))")
+            }
+            return .metric(metric, evaluation: having[0], detector: detector, dataset: dataset)
+        case .evaluationBitsPerDim(let evaluation, let detector, let dataset):
+            return .bitsPerDim(evaluation: evaluation, detector: detector, dataset: dataset)
+        case .flowBitsPerDim(let flow, let dataset):
+            guard let found = builder.evaluations.keys.sorted().first(where: { id in
+                let spec = builder.evaluations[id]!.spec
+                return spec.detectors.contains { $0.kind == .likelihood(flow: flow) }
+                    && ([spec.inDistribution] + spec.ood).contains { $0.key == dataset }
+            }) else { throw fail("no evaluation scores flow '\(flow)' on '\(dataset)'") }
+            let detector = builder.evaluations[found]!.spec.detectors.first { $0.kind == .likelihood(flow: flow) }!
+            return .bitsPerDim(evaluation: found, detector: detector.key, dataset: dataset)
+        case .accuracy(let classifier):
+            return .accuracy(classifier: classifier)
+        case .params(let train):
+            return .params(train: train)
+        case .seconds(let node):
+            if builder.trains[node] != nil { return .trainingSeconds(train: node) }
+            if builder.evaluations[node] != nil { return .evaluationSeconds(evaluation: node) }
+            throw fail("no @Train or @Evaluate '\(node)'")
+        }
+    }
+
+    /// The seeds of `@Train` `id`.
+    func trainSeeds(_ id: String, at location: SourceLocation) throws -> [Int] {
+        guard let t = builder.trains[id], case .train(let spec) = t.spec else {
+            throw ValueError(location: location, message: "no @Train with id '\(id)'")
+        }
+        return spec.seeds
+    }
+
+    /// The nodes whose results a value key reads (for provenance).
+    func nodes(forValueKey key: String, at location: SourceLocation) throws -> [ExperimentNode] {
+        switch try source(of: key, at: location) {
+        case .metric(_, let evaluation, _, _), .bitsPerDim(let evaluation, _, _), .evaluationSeconds(let evaluation):
+            return try evaluationNodes(evaluation, for: location)
+        case .accuracy(let train), .trainingSeconds(let train):
+            return try trainSeeds(train, at: location).map { try builder.trainNode(train, seed: $0, for: location) }
+        case .params(let train):
+            return [try builder.trainNode(train, seed: try trainSeeds(train, at: location)[0], for: location)]
+        }
+    }
+
     /// The number an inline-value key names.
     func resolve(_ key: String, at location: SourceLocation) throws -> ResolvedValue {
-        guard let colon = key.firstIndex(of: ":") else { throw ValueError(location: location, message: "value key '\(key)' has no 'metric:'") }
-        let metric = String(key[..<colon])
-        let parts = key[key.index(after: colon)...].split(separator: "/").map(String.init)
         func fail(_ m: String) -> ValueError { ValueError(location: location, message: "{{\(key)}}: \(m)") }
         func summarise(_ values: [Double], format: (Double) -> String) -> ResolvedValue {
             let (m, s) = meanAndStd(values)
             return ResolvedValue(value: m, std: s, seeds: values.count, text: format(m))
         }
-        if let m = MetricKind(valueName: metric) {
-            guard parts.count == 3 else { throw fail("expected \(metric):EVALUATION/DETECTOR/OOD") }
-            let results = try builder.evaluationResults(parts[0])
-            let values = results.compactMap { $0.detector(parts[1])?.metrics[parts[2]]?.value(m) }
-            guard values.count == results.count, !values.isEmpty else { throw fail("no \(metric) for detector '\(parts[1])' on '\(parts[2])'") }
+        switch try source(of: key, at: location) {
+        case .metric(let m, let evaluation, let detector, let dataset):
+            let results = try builder.evaluationResults(evaluation, for: location)
+            let values = results.compactMap { $0.detector(detector)?.metrics[dataset]?.value(m) }
+            guard values.count == results.count, !values.isEmpty else { throw fail("no \(m.rawValue) for detector '\(detector)' on '\(dataset)'") }
             return summarise(values, format: m.format)
-        }
-        switch metric {
-        case "bpd":
-            let evalId: String, detector: String, data: String
-            if parts.count == 3 {
-                (evalId, detector, data) = (parts[0], parts[1], parts[2])
-            } else if parts.count == 2 {
-                // FLOW/DATA: any evaluation holding this flow's likelihood on that set.
-                guard let found = builder.evaluations.keys.sorted().first(where: { id in
-                    builder.evaluations[id]!.spec.detectors.contains { $0.kind == .likelihood(flow: parts[0]) } &&
-                        ([builder.evaluations[id]!.spec.inDistribution] + builder.evaluations[id]!.spec.ood).contains { $0.key == parts[1] }
-                }) else { throw fail("no evaluation scores flow '\(parts[0])' on '\(parts[1])'") }
-                let det = builder.evaluations[found]!.spec.detectors.first { $0.kind == .likelihood(flow: parts[0]) }!
-                (evalId, detector, data) = (found, det.key, parts[1])
-            } else {
-                throw fail("expected bpd:EVALUATION/DETECTOR/DATA or bpd:FLOW/DATA")
-            }
-            let results = try builder.evaluationResults(evalId)
+        case .bitsPerDim(let evaluation, let detector, let dataset):
+            let results = try builder.evaluationResults(evaluation, for: location)
             let values = results.compactMap { r -> Double? in
-                guard let b = r.detector(detector)?.sets.first(where: { $0.data == data })?.bitsPerDim else { return nil }
+                guard let b = r.detector(detector)?.sets.first(where: { $0.data == dataset })?.bitsPerDim else { return nil }
                 return b.reduce(0, +) / Double(max(b.count, 1))
             }
-            guard !values.isEmpty else { throw fail("no bits/dim for '\(detector)' on '\(data)'") }
+            guard !values.isEmpty else { throw fail("no bits/dim for '\(detector)' on '\(dataset)'") }
             return summarise(values) { fixed($0, 2) }
-        case "accuracy":
-            guard parts.count == 1, let t = builder.trains[parts[0]], case .train(let spec) = t.spec else { throw fail("expected accuracy:CLASSIFIER") }
-            let values = try spec.seeds.map { try builder.trainResult(parts[0], seed: $0).0.testAccuracy ?? .nan }
+        case .accuracy(let classifier):
+            let values = try trainSeeds(classifier, at: location).map {
+                try builder.trainResult(classifier, seed: $0, for: location).0.testAccuracy ?? .nan
+            }
             return summarise(values) { fixed(100 * $0, 1) }
-        case "params":
-            guard parts.count == 1 else { throw fail("expected params:TRAIN") }
-            let p = Double(try builder.trainResult(parts[0], seed: 0).0.parameters)
+        case .params(let train):
+            let p = Double(try builder.trainResult(train, seed: try trainSeeds(train, at: location)[0], for: location).0.parameters)
             return ResolvedValue(value: p, std: 0, seeds: 1, text: grouped(Int(p)))
-        case "seconds":
-            guard parts.count == 1 else { throw fail("expected seconds:NODE") }
-            if let t = builder.trains[parts[0]], case .train(let spec) = t.spec {
-                let s = try spec.seeds.map { try builder.trainResult(parts[0], seed: $0).0.seconds }.reduce(0, +)
-                return ResolvedValue(value: s, std: 0, seeds: spec.seeds.count, text: fixed(s, 0))
-            }
-            if builder.evaluations[parts[0]] != nil {
-                let s = try builder.evaluationResults(parts[0]).map(\.seconds).reduce(0, +)
-                return ResolvedValue(value: s, std: 0, seeds: 1, text: fixed(s, 0))
-            }
-            throw fail("no @Train or @Evaluate '\(parts[0])'")
-        default:
-            throw fail("unknown metric '\(metric)'")
+        case .trainingSeconds(let train):
+            let seeds = try trainSeeds(train, at: location)
+            let s = try seeds.map { try builder.trainResult(train, seed: $0, for: location).0.seconds }.reduce(0, +)
+            return ResolvedValue(value: s, std: 0, seeds: seeds.count, text: fixed(s, 0))
+        case .evaluationSeconds(let evaluation):
+            let s = try builder.evaluationResults(evaluation, for: location).map(\.seconds).reduce(0, +)
+            return ResolvedValue(value: s, std: 0, seeds: 1, text: fixed(s, 0))
         }
     }
 }

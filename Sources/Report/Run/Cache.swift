@@ -56,9 +56,12 @@ public struct ExperimentCache: Sendable {
                 guard try SHA256.hash(fileAt: path).hex == digest else { throw CacheError.corrupt("\(name) does not match its SHA-256") }
             }
             return .hit(dir)
+        } catch CacheError.corrupt(let why) {
+            try? FileManager.default.removeItem(at: dir)
+            return .corrupt(why)
         } catch {
             try? FileManager.default.removeItem(at: dir)
-            return .corrupt("\(error)")
+            return .corrupt("unreadable manifest.json: \(error)")
         }
     }
 

@@ -62,13 +62,23 @@ enum SpecDecoder {
                                         datasets: d.values("datasets").map(data), flow: d.optionalString("flow"),
                                         perSet: d.int("perSet"), normalize: d.bool("normalize"), perplexity: d.double("perplexity")))
         case "AUROCTable":
+            let metrics = d.values("metrics").map { MetricKind(rawValue: $0.caseName!)! }
+            // "detector/ood" means the first metric of the table; "metric:detector/ood" names it.
             let published = d.value("published").entries.map { entries in
-                Dictionary(entries.map { ($0.key, $0.value.double!) }, uniquingKeysWith: { a, _ in a })
+                Dictionary(entries.map { ($0.key.contains(":") ? $0.key : "\(metrics[0].rawValue):\($0.key)", $0.value.double!) },
+                           uniquingKeysWith: { a, _ in a })
             }
             return .table(TableSpec(id: d.string("id"), evaluation: d.string("evaluation"),
-                                    metrics: d.values("metrics").map { MetricKind(rawValue: $0.caseName!)! },
+                                    metrics: metrics,
                                     detectors: d.value("detectors").isNull ? nil : d.strings("detectors"),
                                     ood: optionalData(d.value("ood")), published: published))
+        case "Scores":
+            return .scores(ScoresSpec(id: d.string("id"), model: d.string("model"), datasets: d.values("datasets").map(data),
+                                      subset: d.optionalInt("subset")))
+        case "Features":
+            return .features(FeaturesSpec(id: d.string("id"), classifier: d.string("classifier"),
+                                          datasets: d.values("datasets").map(data), normalize: d.bool("normalize"),
+                                          subset: d.optionalInt("subset")))
         case "ClaimsLedger":
             return .claimsLedger(id: d.string("id"))
         case "Claim":
@@ -157,26 +167,5 @@ enum SpecDecoder {
         }
         let name = v["name"]?.string
         return DetectorSpec(kind: kind, key: name ?? kind.defaultKey, displayName: kind.displayName)
-    }
-}
-
-extension Book {
-    /// Problems the renderers would find in the prose, captions and claim comments (TeX math,
-    /// citations), as chapter diagnostics, so `--check` reports them before anything runs.
-    public func markdownDiagnostics() -> [RenderDiagnostic] {
-        var out: [RenderDiagnostic] = []
-        for chapter in chapters {
-            for segment in chapter.segments {
-                switch segment {
-                case .markdown(let text, let line):
-                    out += MarkdownCheck(text, origin: SourceLocation(file: chapter.file, line: line, column: 1)).diagnostics
-                case .directive(let d):
-                    if let body = d.body, let at = d.bodyLocation {
-                        out += MarkdownCheck(body, origin: at).diagnostics
-                    }
-                }
-            }
-        }
-        return out
     }
 }

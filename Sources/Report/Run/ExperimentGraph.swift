@@ -19,8 +19,12 @@ public final class ExperimentNode: @unchecked Sendable {
     public let kind: String
     /// Bumped when the code that computes this kind of node changes its results.
     public let codeVersion: String
-    /// Sorted-keys JSON of everything that defines the result (besides the inputs).
+    /// Sorted-keys JSON of everything that defines the result (besides the inputs), including
+    /// the data fingerprints.
     public let canonical: String
+    /// The fingerprints of the data files the node reads (also inside `canonical`), kept apart
+    /// so `--explain` can say "data changed" rather than "arguments changed".
+    public let data: [String]
     public let inputs: [ExperimentNode]
     /// The directive that asked for it (for error messages).
     public let location: SourceLocation
@@ -33,16 +37,18 @@ public final class ExperimentNode: @unchecked Sendable {
     public internal(set) var outcome: Outcome?
 
     public enum Outcome: Sendable, Equatable {
-        case reused
+        /// Found in the cache and verified; `reason` says how it relates to the last run.
+        case reused(reason: String)
         case computed(reason: String, seconds: Double)
     }
 
-    init(label: String, kind: String, codeVersion: String, canonical: String, inputs: [ExperimentNode],
+    init(label: String, kind: String, codeVersion: String, canonical: String, data: [String], inputs: [ExperimentNode],
          location: SourceLocation, compute: @escaping @Sendable (ExperimentNode, URL) throws -> Void) {
         self.label = label
         self.kind = kind
         self.codeVersion = codeVersion
         self.canonical = canonical
+        self.data = data
         self.inputs = inputs
         self.location = location
         self.compute = compute
@@ -92,12 +98,14 @@ public final class ExperimentGraph {
 
     /// The node for this description, created once (later requests for the same kind and
     /// canonical description share it).
-    func node(label: String, kind: String, codeVersion: String, canonical: String, inputs: [ExperimentNode],
-              location: SourceLocation,
+    /// - Parameter data: the fingerprints of the data files the node reads; they must also be
+    ///   part of `canonical` (the key hashes `canonical`), and are recorded for `--explain`.
+    func node(label: String, kind: String, codeVersion: String, canonical: String, data: [String] = [],
+              inputs: [ExperimentNode], location: SourceLocation,
               compute: @escaping @Sendable (ExperimentNode, URL) throws -> Void) -> ExperimentNode {
         let identity = kind + "\u{0}" + canonical + "\u{0}" + inputs.map(\.label).joined(separator: "\u{0}")
         if let existing = byCanonicalIdentity[identity] { return existing }
-        let n = ExperimentNode(label: label, kind: kind, codeVersion: codeVersion, canonical: canonical,
+        let n = ExperimentNode(label: label, kind: kind, codeVersion: codeVersion, canonical: canonical, data: data,
                                inputs: inputs, location: location, compute: compute)
         byCanonicalIdentity[identity] = n
         nodes.append(n)
@@ -118,6 +126,8 @@ public final class ExperimentGraph {
         var codeVersion: String
         var canonical: String
         var inputs: [String: String]
+        /// Data fingerprints (absent in indexes written before they were recorded).
+        var data: [String]?
     }
 
     private var indexURL: URL { cache.root.appendingPathComponent("index-\(profile.rawValue).json") }
@@ -127,15 +137,28 @@ public final class ExperimentGraph {
         return (try? JSONDecoder().decode([String: IndexEntry].self, from: data)) ?? [:]
     }
 
+    /// What differs between `node` and the last run's record of the same label, or nil.
+    private func difference(_ node: ExperimentNode, from previous: IndexEntry) -> String? {
+        if previous.codeVersion != node.codeVersion { return "code changed (\(previous.codeVersion) → \(node.codeVersion))" }
+        if let data = previous.data, data != node.data { return "data changed" }
+        if previous.canonical != node.canonical { return "arguments changed" }
+        let changed = node.inputs.filter { previous.inputs[$0.label] != $0.key }.map(\.label)
+        if !changed.isEmpty { return "inputs changed: \(changed.joined(separator: ", "))" }
+        return nil
+    }
+
     /// Why `node` must be computed, given the previous run's index entry for its label.
     private func reason(for node: ExperimentNode, status: ExperimentCache.Status, previous: IndexEntry?) -> String {
         if case .corrupt(let why) = status { return "corrupt entry (\(why))" }
         guard let previous else { return "no entry" }
-        if previous.codeVersion != node.codeVersion { return "code changed (\(previous.codeVersion) → \(node.codeVersion))" }
-        if previous.canonical != node.canonical { return "arguments changed" }
-        let changed = node.inputs.filter { previous.inputs[$0.label] != $0.key }.map(\.label)
-        if !changed.isEmpty { return "inputs changed: \(changed.joined(separator: ", "))" }
-        return "no entry"
+        return difference(node, from: previous) ?? "no entry"
+    }
+
+    /// Why a verified entry could be reused, given the previous run's index entry for its label.
+    private func reuseReason(for node: ExperimentNode, previous: IndexEntry?) -> String {
+        guard let previous else { return "entry found; the last run had no such node" }
+        guard let change = difference(node, from: previous) else { return "unchanged since the last run" }
+        return "\(change) since the last run, but an earlier run's entry matches"
     }
 
     /// Runs (or reuses) `targets` and everything they depend on, in insertion order.
@@ -155,8 +178,9 @@ public final class ExperimentGraph {
             let position = "[\(i + 1)/\(order.count)]"
             if case .hit(let dir) = status {
                 node.directory = dir
-                node.outcome = .reused
-                if explain { log("\(position) \(node.label): reused \(node.key.prefix(12))") }
+                let why = reuseReason(for: node, previous: index[node.label])
+                node.outcome = .reused(reason: why)
+                if explain { log("\(position) \(node.label): reused (\(why)) \(node.key.prefix(12))") }
             } else {
                 let why = reason(for: node, status: status, previous: index[node.label])
                 log("\(position) \(node.label): computing (\(why))")
@@ -173,7 +197,8 @@ public final class ExperimentGraph {
                 log("\(position) \(node.label): done in \(formatDuration(seconds))")
             }
             index[node.label] = IndexEntry(key: node.key, codeVersion: node.codeVersion, canonical: node.canonical,
-                                           inputs: Dictionary(node.inputs.map { ($0.label, $0.key) }, uniquingKeysWith: { a, _ in a }))
+                                           inputs: Dictionary(node.inputs.map { ($0.label, $0.key) }, uniquingKeysWith: { a, _ in a }),
+                                           data: node.data)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try? FileManager.default.createDirectory(at: cache.root, withIntermediateDirectories: true)

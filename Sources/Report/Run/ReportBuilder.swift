@@ -45,6 +45,8 @@ public final class ReportBuilder {
     var evaluationNodes: [String: [Int: ExperimentNode]] = [:]
     var curveNodes: [String: ExperimentNode] = [:]
     var scatterNodes: [String: ExperimentNode] = [:]
+    var scoresNodes: [String: ExperimentNode] = [:]
+    var featuresNodes: [String: ExperimentNode] = [:]
     /// Implicit evaluations behind `@Histogram(model:)`, by figure id.
     var histogramEvaluations: [String: String] = [:]
     var claims: [(ClaimSpec, LocatedDirective)] = []
@@ -67,23 +69,26 @@ public final class ReportBuilder {
     // MARK: - Planning
 
     /// The node training `id` with `seed` (the seed must be one of the directive's, or its first).
-    func trainNode(_ id: String, seed: Int) throws -> ExperimentNode {
+    /// `location` is the directive that needs it (for the error when there is no such `@Train`,
+    /// which the chapter checker rules out).
+    func trainNode(_ id: String, seed: Int, for location: SourceLocation) throws -> ExperimentNode {
         guard let d = trains[id], case .train(let raw) = d.spec else {
-            throw ValueError(location: SourceLocation(file: "?", line: 0, column: 0), message: "no @Train with id '\(id)'")
+            throw ValueError(location: location, message: "no @Train with id '\(id)'")
         }
         let spec = raw.applying(options.profile)
         let s = spec.seed(for: seed)
         if let n = trainNodes[id]?[s] { return n }
         var inputs: [ExperimentNode] = []
         for dep in spec.data.dependencies + (spec.negative?.dependencies ?? []) {
-            inputs.append(try trainNode(dep, seed: s))
+            inputs.append(try trainNode(dep, seed: s, for: d.location))
         }
         struct Key: Encodable { var spec: TrainSpec; var seed: Int; var data: [String] }
-        let canonical = canonicalJSON(Key(spec: spec, seed: s, data: backend.fingerprints(spec.data, spec.negative)))
+        let data = backend.fingerprints(spec.data, spec.negative)
+        let canonical = canonicalJSON(Key(spec: spec, seed: s, data: data))
         let backend = self.backend
         let depIds = spec.data.dependencies + (spec.negative?.dependencies ?? [])
         let node = graph.node(label: "train \(id) (seed \(s))", kind: "train", codeVersion: Backend.trainVersion,
-                              canonical: canonical, inputs: inputs, location: d.location) { node, out in
+                              canonical: canonical, data: data, inputs: inputs, location: d.location) { node, out in
             let models = Dictionary(zip(depIds, node.inputs.indices.map { node.inputDirectory($0) }), uniquingKeysWith: { a, _ in a })
             try backend.train(spec, seed: s, label: node.label, key: node.key, inputModels: models, into: out)
         }
@@ -91,24 +96,24 @@ public final class ReportBuilder {
         return node
     }
 
-    func evaluationNode(_ id: String, seed: Int) throws -> ExperimentNode {
+    func evaluationNode(_ id: String, seed: Int, for location: SourceLocation) throws -> ExperimentNode {
         if let n = evaluationNodes[id]?[seed] { return n }
         guard let (raw, d) = evaluations[id] else {
-            throw ValueError(location: SourceLocation(file: "?", line: 0, column: 0), message: "no @Evaluate with id '\(id)'")
+            throw ValueError(location: location, message: "no @Evaluate with id '\(id)'")
         }
         let spec = raw.applying(options.profile)
         var modelIds: [String] = []
         for det in spec.detectors where !modelIds.contains(det.kind.model) { modelIds.append(det.kind.model) }
         for ref in [spec.inDistribution] + spec.ood { for dep in ref.dependencies where !modelIds.contains(dep) { modelIds.append(dep) } }
-        let inputs = try modelIds.map { try trainNode($0, seed: seed) }
+        let inputs = try modelIds.map { try trainNode($0, seed: seed, for: d.location) }
         let ids = modelIds
         struct Key: Encodable { var spec: EvaluateSpec; var seed: Int; var data: [String] }
-        let canonical = canonicalJSON(Key(spec: spec, seed: seed,
-                                          data: backend.fingerprints([spec.inDistribution] + spec.ood)))
+        let data = backend.fingerprints([spec.inDistribution] + spec.ood)
+        let canonical = canonicalJSON(Key(spec: spec, seed: seed, data: data))
         let backend = self.backend
-        let trains = try trainSpecs(ids)
+        let trains = try trainSpecs(ids, for: d.location)
         let node = graph.node(label: "evaluate \(id) (seed \(seed))", kind: "evaluate", codeVersion: Backend.evaluateVersion,
-                              canonical: canonical, inputs: inputs, location: d.location) { node, out in
+                              canonical: canonical, data: data, inputs: inputs, location: d.location) { node, out in
             let models = Dictionary(zip(ids, node.inputs.indices.map { node.inputDirectory($0) }), uniquingKeysWith: { a, _ in a })
             try backend.evaluate(spec, seed: seed, models: models, trains: trains, into: out)
         }
@@ -117,10 +122,12 @@ public final class ReportBuilder {
     }
 
     /// The (profile-adjusted) specs of these `@Train` ids.
-    func trainSpecs(_ ids: [String]) throws -> [String: TrainSpec] {
+    func trainSpecs(_ ids: [String], for location: SourceLocation) throws -> [String: TrainSpec] {
         var out: [String: TrainSpec] = [:]
         for id in ids {
-            guard let d = trains[id], case .train(let t) = d.spec else { throw BackendError("no @Train '\(id)'") }
+            guard let d = trains[id], case .train(let t) = d.spec else {
+                throw ValueError(location: location, message: "no @Train with id '\(id)'")
+            }
             out[id] = t.applying(options.profile)
         }
         return out
@@ -156,53 +163,111 @@ public final class ReportBuilder {
         for d in directives {
             switch d.spec {
             case .train(let t):
-                for s in t.seeds { _ = try trainNode(t.id, seed: s) }
+                for s in t.seeds { _ = try trainNode(t.id, seed: s, for: d.location) }
             case .evaluate(let e):
-                for s in e.seeds { _ = try evaluationNode(e.id, seed: s) }
+                for s in e.seeds { _ = try evaluationNode(e.id, seed: s, for: d.location) }
             case .histogram(let h):
                 if let evalId = histogramEvaluations[h.id] {
-                    for s in evaluations[evalId]!.spec.seeds { _ = try evaluationNode(evalId, seed: s) }
+                    for s in evaluations[evalId]!.spec.seeds { _ = try evaluationNode(evalId, seed: s, for: d.location) }
                 }
             case .curve(let c):
                 try planCurve(c, d)
             case .scatter(let s):
                 try planScatter(s, d)
+            case .scores(let s):
+                try planScores(s, d)
+            case .features(let f):
+                try planFeatures(f, d)
             default: break
             }
         }
     }
 
     func planCurve(_ c: CurveSpec, _ d: LocatedDirective) throws {
-        guard let (raw, _) = evaluations[c.evaluation] else { return }
+        guard let (raw, _) = evaluations[c.evaluation] else {
+            throw ValueError(location: d.location, message: "no @Evaluate with id '\(c.evaluation)'")
+        }
         let spec = raw.applying(options.profile)
         guard let det = spec.detectors.first(where: { $0.key == c.detector }) else {
             throw ValueError(location: d.location, message: "@Evaluate '\(c.evaluation)' has no detector '\(c.detector)'")
         }
         let seed = spec.seeds[0]
-        let cls = try trainNode(det.kind.model, seed: seed)
         let vary = c.vary.applying(options.profile)
-        struct Key: Encodable { var evaluation: EvaluateSpec; var detector: String; var vary: VarySpec; var metric: MetricKind; var ood: [DataRef]?; var data: [String] }
-        let canonical = canonicalJSON(Key(evaluation: spec, detector: c.detector, vary: vary, metric: c.metric, ood: c.ood,
-                                          data: backend.fingerprints([spec.inDistribution] + spec.ood)))
-        let backend = self.backend
         let model = det.kind.model
-        let trains = try trainSpecs([model])
-        curveNodes[c.id] = graph.node(label: "curve \(c.id)", kind: "curve", codeVersion: Backend.curveVersion,
-                                      canonical: canonical, inputs: [cls], location: d.location) { node, out in
-            try backend.curve(evaluation: spec, detector: det, vary: vary, metric: c.metric, ood: c.ood, seed: seed,
-                              models: [model: node.inputDirectory(0)], trains: trains, into: out)
+        let trains = try trainSpecs([model], for: d.location)
+        let backend = self.backend
+        let data = backend.fingerprints([spec.inDistribution] + spec.ood)
+        switch (det.kind, vary) {
+        case (.likelihood, .epochs(let epochs)), (.typicality, .epochs(let epochs)):
+            // Retrains the flow of the detector's @Train (its first-seed variant) up to max(epochs).
+            let train = trains[model]!
+            let trainSeed = train.seed(for: seed)
+            let dependencies = train.data.dependencies + (train.negative?.dependencies ?? [])
+            let inputs = try dependencies.map { try trainNode($0, seed: trainSeed, for: d.location) }
+            struct Key: Encodable {
+                var evaluation: EvaluateSpec; var detector: String; var train: TrainSpec; var epochs: [Int]; var metric: MetricKind
+                var ood: [DataRef]?; var data: [String]
+            }
+            let flowData = backend.fingerprints(train.data, train.negative)
+            let canonical = canonicalJSON(Key(evaluation: spec, detector: c.detector, train: train, epochs: epochs, metric: c.metric,
+                                              ood: c.ood, data: data + flowData))
+            curveNodes[c.id] = graph.node(label: "curve \(c.id)", kind: "flow-curve", codeVersion: Backend.flowCurveVersion,
+                                          canonical: canonical, data: data + flowData, inputs: inputs, location: d.location) { node, out in
+                let models = Dictionary(zip(dependencies, node.inputs.indices.map { node.inputDirectory($0) }), uniquingKeysWith: { a, _ in a })
+                try backend.flowCurve(evaluation: spec, detector: det, train: train, epochs: epochs, metric: c.metric, ood: c.ood,
+                                      seed: seed, key: node.key, inputModels: models, trains: trains, into: out)
+            }
+        default:
+            let cls = try trainNode(model, seed: seed, for: d.location)
+            struct Key: Encodable { var evaluation: EvaluateSpec; var detector: String; var vary: VarySpec; var metric: MetricKind; var ood: [DataRef]?; var data: [String] }
+            let canonical = canonicalJSON(Key(evaluation: spec, detector: c.detector, vary: vary, metric: c.metric, ood: c.ood,
+                                              data: data))
+            curveNodes[c.id] = graph.node(label: "curve \(c.id)", kind: "curve", codeVersion: Backend.curveVersion,
+                                          canonical: canonical, data: data, inputs: [cls], location: d.location) { node, out in
+                try backend.curve(evaluation: spec, detector: det, vary: vary, metric: c.metric, ood: c.ood, seed: seed,
+                                  models: [model: node.inputDirectory(0)], trains: trains, into: out)
+            }
+        }
+    }
+
+    func planScores(_ s: ScoresSpec, _ d: LocatedDirective) throws {
+        let spec = s.applying(options.profile)
+        let train = try trainSpecs([spec.model], for: d.location)[spec.model]!
+        let flow = try trainNode(spec.model, seed: train.seeds[0], for: d.location)
+        struct Key: Encodable { var spec: ScoresSpec; var data: [String] }
+        let data = backend.fingerprints(spec.datasets)
+        let canonical = canonicalJSON(Key(spec: spec, data: data))
+        let backend = self.backend
+        scoresNodes[s.id] = graph.node(label: "scores \(s.id)", kind: "scores", codeVersion: Backend.scoresVersion,
+                                       canonical: canonical, data: data, inputs: [flow], location: d.location) { node, out in
+            try backend.scores(spec, flowDirectory: node.inputDirectory(0), train: train, into: out)
+        }
+    }
+
+    func planFeatures(_ f: FeaturesSpec, _ d: LocatedDirective) throws {
+        let spec = f.applying(options.profile)
+        let train = try trainSpecs([spec.classifier], for: d.location)[spec.classifier]!
+        let classifier = try trainNode(spec.classifier, seed: train.seeds[0], for: d.location)
+        struct Key: Encodable { var spec: FeaturesSpec; var data: [String] }
+        let data = backend.fingerprints(spec.datasets)
+        let canonical = canonicalJSON(Key(spec: spec, data: data))
+        let backend = self.backend
+        featuresNodes[f.id] = graph.node(label: "features \(f.id)", kind: "features", codeVersion: Backend.featuresVersion,
+                                         canonical: canonical, data: data, inputs: [classifier], location: d.location) { node, out in
+            try backend.features(spec, classifier: node.inputDirectory(0), into: out)
         }
     }
 
     func planScatter(_ s: ScatterSpec, _ d: LocatedDirective) throws {
         let spec = s.applying(options.profile)
-        var inputs = [try trainNode(spec.classifier, seed: 0)]
-        if let flow = spec.flow { inputs.append(try trainNode(flow, seed: 0)) }
+        var inputs = [try trainNode(spec.classifier, seed: 0, for: d.location)]
+        if let flow = spec.flow { inputs.append(try trainNode(flow, seed: 0, for: d.location)) }
         struct Key: Encodable { var spec: ScatterSpec; var data: [String] }
-        let canonical = canonicalJSON(Key(spec: spec, data: backend.fingerprints(spec.datasets)))
+        let data = backend.fingerprints(spec.datasets)
+        let canonical = canonicalJSON(Key(spec: spec, data: data))
         let backend = self.backend
         scatterNodes[s.id] = graph.node(label: "t-SNE \(s.id)", kind: "scatter", codeVersion: Backend.scatterVersion,
-                                        canonical: canonical, inputs: inputs, location: d.location) { node, out in
+                                        canonical: canonical, data: data, inputs: inputs, location: d.location) { node, out in
             try backend.scatter(spec, classifier: node.inputDirectory(0),
                                 flow: spec.flow == nil ? nil : node.inputDirectory(1), into: out)
         }
@@ -222,32 +287,49 @@ public final class ReportBuilder {
     }
 
     /// Copies every evaluation's per-sample scores to `build/scores/<id>-seed<k>.csv`
-    /// (detector, dataset, index, score, bits_per_dim), for re-scoring outside FlowOOD.
+    /// (detector, dataset, index, score, bits_per_dim), every `@Scores` table's to
+    /// `build/scores/<id>.csv` (dataset, index, log_likelihood, bits_per_dim) and every
+    /// `@Features` table's features to `build/features/<id>/<data key>.csv`, for use outside
+    /// FlowOOD (ids with ':' written as '-').
     func exportScores() throws {
+        let fm = FileManager.default
         let dir = options.root.appendingPathComponent("build/scores")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        func fileName(_ id: String) -> String { id.replacingOccurrences(of: ":", with: "-") }
         for (id, bySeed) in evaluationNodes {
             for (seed, node) in bySeed {
                 guard let src = node.directory?.appendingPathComponent("scores.csv") else { continue }
-                let name = id.replacingOccurrences(of: ":", with: "-")
-                try writeAtomically(try Data(contentsOf: src), to: dir.appendingPathComponent("\(name)-seed\(seed).csv"))
+                try writeAtomically(try Data(contentsOf: src), to: dir.appendingPathComponent("\(fileName(id))-seed\(seed).csv"))
+            }
+        }
+        for (id, node) in scoresNodes {
+            guard let src = node.directory?.appendingPathComponent("scores.csv") else { continue }
+            try writeAtomically(try Data(contentsOf: src), to: dir.appendingPathComponent("\(fileName(id)).csv"))
+        }
+        for (id, node) in featuresNodes {
+            guard let src = node.directory?.appendingPathComponent("features") else { continue }
+            let target = options.root.appendingPathComponent("build/features").appendingPathComponent(fileName(id))
+            try? fm.removeItem(at: target)
+            try fm.createDirectory(at: target, withIntermediateDirectories: true)
+            for name in try fm.contentsOfDirectory(atPath: src.path).sorted() {
+                try fm.copyItem(at: src.appendingPathComponent(name), to: target.appendingPathComponent(name))
             }
         }
     }
 
     // MARK: - Results
 
-    func trainResult(_ id: String, seed: Int) throws -> (TrainResult, URL) {
-        let node = try trainNode(id, seed: seed)
+    func trainResult(_ id: String, seed: Int, for location: SourceLocation) throws -> (TrainResult, URL) {
+        let node = try trainNode(id, seed: seed, for: location)
         guard let dir = node.directory else { preconditionFailure("\(node.label) has not run") }
         return (try readJSON(TrainResult.self, from: dir.appendingPathComponent("result.json")), dir)
     }
 
     /// The results of every seed of evaluation `id` (implicit histogram evaluations included).
-    func evaluationResults(_ id: String) throws -> [EvaluationResult] {
-        guard let (raw, _) = evaluations[id] else { throw ValueError(location: SourceLocation(file: "?", line: 0, column: 0), message: "no @Evaluate '\(id)'") }
+    func evaluationResults(_ id: String, for location: SourceLocation) throws -> [EvaluationResult] {
+        guard let (raw, _) = evaluations[id] else { throw ValueError(location: location, message: "no @Evaluate with id '\(id)'") }
         return try raw.seeds.map { s in
-            let node = try evaluationNode(id, seed: s)
+            let node = try evaluationNode(id, seed: s, for: location)
             guard let dir = node.directory else { preconditionFailure("\(node.label) has not run") }
             return try readJSON(EvaluationResult.self, from: dir.appendingPathComponent("evaluation.json"))
         }
@@ -309,6 +391,23 @@ extension VarySpec {
         }
     }
 }
+
+/// Specs that read data sets the way an evaluation does: the smoke profile caps each at 256.
+protocol EvaluationSized {
+    var subset: Int? { get set }
+}
+
+extension EvaluationSized {
+    func applying(_ profile: Profile) -> Self {
+        guard profile == .smoke else { return self }
+        var s = self
+        s.subset = min(subset ?? Int.max, 256)
+        return s
+    }
+}
+
+extension ScoresSpec: EvaluationSized {}
+extension FeaturesSpec: EvaluationSized {}
 
 extension ScatterSpec {
     func applying(_ profile: Profile) -> ScatterSpec {

@@ -84,6 +84,36 @@ public struct CurveResult: Codable, Sendable {
     public var loss: [Double]?
 }
 
+/// What a `@Scores` node stores (`scores.json`; the per-sample rows also as `scores.csv`).
+public struct ScoresResult: Codable, Sendable {
+    public struct SetScores: Codable, Sendable {
+        /// DataRef.key.
+        public var data: String
+        public var displayName: String
+        /// Per sample, in nats.
+        public var logLikelihood: [Double]
+        public var bitsPerDim: [Double]
+    }
+    public var sets: [SetScores]
+    /// D of the flow's samples.
+    public var dimensions: Int
+}
+
+/// What a `@Features` node stores (`features.json`; the rows as `features/<data key>.csv`).
+public struct FeaturesResult: Codable, Sendable {
+    public struct SetSummary: Codable, Sendable {
+        /// DataRef.key.
+        public var data: String
+        public var displayName: String
+        public var count: Int
+        public var dimension: Int
+        /// Mean L2 norm of the features before any normalisation.
+        public var meanNorm: Double
+    }
+    public var sets: [SetSummary]
+    public var normalized: Bool
+}
+
 /// What a `@Scatter` node stores: 2-D t-SNE coordinates with their group.
 public struct ScatterResult: Codable, Sendable {
     public var x: [Double]

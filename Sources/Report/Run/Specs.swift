@@ -347,7 +347,37 @@ public struct TableSpec: Codable, Sendable, Hashable {
     public var metrics: [MetricKind]
     public var detectors: [String]?
     public var ood: [DataRef]?
+    /// The paper's numbers as printed there (percent), by `"metric:detector/ood-key"` (the
+    /// decoder fills in the table's first metric for keys written without one).
     public var published: [String: Double]?
+
+    /// The published number of `detector` on `ood` for `metric`, if the chapter gives one.
+    public func published(_ metric: MetricKind, _ detector: String, _ ood: String) -> Double? {
+        published?["\(metric.rawValue):\(detector)/\(ood)"]
+    }
+
+    /// Whether any detector has a published number for `metric` on `ood` (then the table has a
+    /// "paper" column right after ours).
+    public func hasPublished(_ metric: MetricKind, _ ood: String) -> Bool {
+        published?.keys.contains { $0.hasPrefix("\(metric.rawValue):") && $0.hasSuffix("/\(ood)") } ?? false
+    }
+}
+
+/// `@Scores`: per-sample log-likelihood and bits/dim of data sets under a trained flow.
+public struct ScoresSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var model: String
+    public var datasets: [DataRef]
+    public var subset: Int?
+}
+
+/// `@Features`: penultimate features of a trained classifier on data sets.
+public struct FeaturesSpec: Codable, Sendable, Hashable {
+    public var id: String
+    public var classifier: String
+    public var datasets: [DataRef]
+    public var normalize: Bool
+    public var subset: Int?
 }
 
 /// `@Claim`.
@@ -373,6 +403,8 @@ public enum DirectiveSpec: Sendable {
     case samples(SamplesSpec)
     case scatter(ScatterSpec)
     case table(TableSpec)
+    case scores(ScoresSpec)
+    case features(FeaturesSpec)
     case claimsLedger(id: String)
     case claim(ClaimSpec)
 }
