@@ -109,29 +109,64 @@ public enum Block: Sendable {
     case claim(ClaimBlock)
 }
 
+/// The verdict on a claim, computed from our numbers and their uncertainty.
+public enum ClaimVerdict: String, Sendable, CaseIterable {
+    /// The expectation holds, by more than the uncertainty of the numbers.
+    case reproduced
+    /// The expectation fails, by more than the uncertainty of the numbers.
+    case notReproduced = "not-reproduced"
+    /// The difference is within the uncertainty (about two standard errors): our runs cannot tell.
+    case inconclusive
+    /// A qualitative claim, shown by a figure and not reduced to a number.
+    case qualitative
+
+    /// "Reproduced", "Not reproduced", "Inconclusive", "Qualitative".
+    public var title: String {
+        switch self {
+        case .reproduced: "Reproduced"
+        case .notReproduced: "Not reproduced"
+        case .inconclusive: "Inconclusive"
+        case .qualitative: "Qualitative"
+        }
+    }
+
+    /// "✓", "✗", "≈", "◇".
+    public var mark: String {
+        switch self {
+        case .reproduced: "✓"
+        case .notReproduced: "✗"
+        case .inconclusive: "≈"
+        case .qualitative: "◇"
+        }
+    }
+}
+
 /// A claim checked against our numbers (`@Claim`).
 public struct ClaimBlock: Sendable {
     public var id: String
     /// "Kirichenko et al. 2020" or "LDE".
     public var paper: String
     public var text: String
+    /// Where the paper shows it, as written in the chapter ("Figure 1a (ImageNet vs CelebA)"); may be empty.
+    public var paperEvidence: String
     /// "Figure 3" style reference id of the evidence (`fig:` / `tab:`).
     public var evidence: String
     /// Our number and what was expected, as prose: "AUROC 0.31 < 0.5".
     public var check: String
-    public var reproduced: Bool
+    public var verdict: ClaimVerdict
     public var comment: String
     /// Where the numbers behind the verdict come from (nil for a hand-made document).
     public var provenance: Provenance?
 
-    public init(id: String, paper: String, text: String, evidence: String, check: String, reproduced: Bool,
-                comment: String, provenance: Provenance? = nil) {
+    public init(id: String, paper: String, text: String, paperEvidence: String = "", evidence: String, check: String,
+                verdict: ClaimVerdict, comment: String, provenance: Provenance? = nil) {
         self.id = id
         self.paper = paper
         self.text = text
+        self.paperEvidence = paperEvidence
         self.evidence = evidence
         self.check = check
-        self.reproduced = reproduced
+        self.verdict = verdict
         self.comment = comment
         self.provenance = provenance
     }

@@ -86,13 +86,14 @@ enum RenderFixture {
                                  files: [:], provenance: provenance("@Histogram(id: \"fig:again\")", line: 3))
         let claimOK = ClaimBlock(id: "claim:fail", paper: "Kirichenko et al. 2020",
                                  text: "Flows assign higher likelihood to MNIST than to FashionMNIST.",
-                                 evidence: "fig:hist", check: "AUROC 0.12 < 0.5", reproduced: true,
+                                 paperEvidence: "Figure 1a", evidence: "fig:hist", check: "AUROC 0.12 < 0.5",
+                                 verdict: .reproduced,
                                  comment: "As in the paper, by a wide margin.",
                                  provenance: Provenance(directive: "@Claim(id: \"claim:fail\", paper: .kirichenko2020)",
                                                         location: Report.SourceLocation(file: "chapters/01-intro.md", line: 30, column: 1),
                                                         cacheKey: "9c1d", seeds: [0], codeVersion: "render-claim-1, evaluate-2"))
         let claimBad = ClaimBlock(id: "claim:lde", paper: "LDE", text: "LDE reaches $0.99$ AUROC.", evidence: "tab:auroc",
-                                  check: "AUROC 0.97 > 0.99", reproduced: false, comment: "Close, but *not* there.")
+                                  check: "AUROC 0.97 > 0.99", verdict: .notReproduced, comment: "Close, but *not* there.")
         let filler = (0..<extraParagraphs).map { k in
             Block.markdown("Paragraph \(k + 1) of filler text that wraps over several lines of the page, so that the report is long enough to need page breaks, running heads and page numbers; it mentions @fig:hist and $x_{\(k)}$ to exercise references and math on every page of the document.", line: 40 + 2 * k)
         }
@@ -397,6 +398,8 @@ func expectDiagnostics(_ expected: [String], sourceLocation: Testing.SourceLocat
         #expect(html.contains("<aside class=\"claim reproduced\" id=\"claim:fail\">"))
         #expect(html.contains("<aside class=\"claim not-reproduced\" id=\"claim:lde\">"))
         #expect(html.contains("Check: AUROC 0.97 &gt; 0.99."))
+        #expect(html.contains("<p class=\"claim-check\">Paper: Figure 1a. Our evidence: <a href="))
+        #expect(html.contains("<p class=\"verdict\">✗ Not reproduced</p>"))
         #expect(html.contains("<dt>Cache key</dt><dd><code>3f2a9c0d1e7b5a4c</code></dd>"))
         // A claim box says where its verdict's numbers come from.
         let box = html.components(separatedBy: "<aside class=\"claim reproduced\" id=\"claim:fail\">").dropFirst().first?

@@ -54,6 +54,7 @@ extension BookChecker {
         case "Scatter": checkScatter(directive)
         case "Scores": checkScores(directive)
         case "Features": requireImages(directive.values("datasets"), for: "'datasets' of @Features")
+        case "Claim": checkClaim(directive)
         default: break
         }
     }
@@ -233,6 +234,21 @@ extension BookChecker {
         let flow = scores.string("model")
         if requireDirectFlow(flow, at: scores.value("model").location, what: "@Scores") {
             requireSets(scores.values("datasets"), scorableBy: flow, who: "'\(flow)'")
+        }
+    }
+
+    /// A claim tests a `value:` against its expectation, or is `.qualitative` and has none.
+    private mutating func checkClaim(_ claim: Directive) {
+        let expect = claim.value("expect")
+        let value = claim.value("value")
+        if expect.caseName == "qualitative" {
+            if !value.isNull {
+                diagnostics.append(Diagnostic("a '.qualitative' claim has no 'value' to test; remove it or state an expectation",
+                                              at: value.location))
+            }
+        } else if value.isNull {
+            diagnostics.append(Diagnostic("@Claim with 'expect: .\(expect.caseName ?? "")' needs a 'value:' key to test",
+                                          at: expect.location))
         }
     }
 }

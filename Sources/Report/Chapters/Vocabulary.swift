@@ -150,8 +150,9 @@ private let standardDirectives: [DirectiveSchema] = [
         .labelled("id", .string),
         .labelled("paper", .enumeration("Paper")),
         .labelled("text", .string),
+        .labelled("paperEvidence", .optional(.string)),
         .labelled("evidence", .ref(RefTarget(figureKinds + tableKinds))),
-        .labelled("value", .valueKey),
+        .labelled("value", .optional(.valueKey)),
         .labelled("expect", .enumeration("Expectation")),
     ], id: .prefixed("claim:"), body: true),
 ]
@@ -232,6 +233,7 @@ private let standardEnums: [EnumType] = [
         EnumCase("above", [.positional("bound", .double)]),
         EnumCase("lessThan", [.positional("other", .valueKey)]),
         EnumCase("greaterThan", [.positional("other", .valueKey)]),
+        EnumCase("qualitative"),
     ]),
 ]
 

@@ -232,14 +232,15 @@ private struct HTMLWriter {
 
     private mutating func claimItem(_ item: PreparedDocument.ClaimItem) {
         let claim = item.block
-        let status = claim.reproduced ? "reproduced" : "not-reproduced"
-        let verdict = claim.reproduced ? "✓ Reproduced" : "✗ Not reproduced"
+        let status = claim.verdict.rawValue
+        let verdict = "\(claim.verdict.mark) \(claim.verdict.title)"
         out += "<aside class=\"claim \(status)\" id=\"\(HTML.escape(claim.id))\">\n"
         out += "<p class=\"verdict\">\(verdict)</p>\n"
         out += "<p class=\"claim-text\"><span class=\"claim-paper\">\(HTML.escape(claim.paper)):</span> \(inline(item.text))</p>\n"
         let evidence = book.targets[claim.evidence].map { "<a href=\"#\(HTML.escape($0.anchor))\">\(HTML.escape($0.label))</a>" }
             ?? HTML.escape(claim.evidence)
-        out += "<p class=\"claim-check\">Evidence: \(evidence). Check: \(HTML.escape(claim.check)).</p>\n"
+        let paper = claim.paperEvidence.isEmpty ? "" : "Paper: \(HTML.escape(claim.paperEvidence)). "
+        out += "<p class=\"claim-check\">\(paper)Our evidence: \(evidence). Check: \(HTML.escape(claim.check)).</p>\n"
         if !item.comment.isEmpty {
             out += "<div class=\"claim-comment\">\n"
             blocks(item.comment)
@@ -382,7 +383,7 @@ private struct HTMLWriter {
 
     static let css = """
     :root { --text: #1a1a1a; --muted: #5c5c5c; --rule: #d0d0d0; --accent: #1f4e8c;
-      --ok: #1e7b34; --ok-bg: #eef8f0; --bad: #b3261e; --bad-bg: #fdf0ef; }
+      --ok: #1e7b34; --ok-bg: #eef8f0; --bad: #b3261e; --bad-bg: #fdf0ef; --neutral-bg: #f2f2f2; }
     html { font-size: 17px; }
     body { margin: 0 auto; max-width: 44rem; padding: 2rem 1.25rem 4rem; color: var(--text); background: #fff;
       font-family: "Latin Modern Roman", "CMU Serif", Cambria, Georgia, serif; line-height: 1.5;
@@ -438,9 +439,11 @@ private struct HTMLWriter {
     .claim { margin: 1.5rem 0; padding: 0.6rem 1rem; border-left: 5px solid; border-radius: 0.2rem; }
     .claim.reproduced { border-color: var(--ok); background: var(--ok-bg); }
     .claim.not-reproduced { border-color: var(--bad); background: var(--bad-bg); }
+    .claim.inconclusive, .claim.qualitative { border-color: var(--muted); background: var(--neutral-bg); }
     .claim .verdict { margin: 0 0 0.3rem; font-weight: 700; text-transform: uppercase; letter-spacing: 0.04em; font-size: 0.85rem; }
     .claim.reproduced .verdict { color: var(--ok); }
     .claim.not-reproduced .verdict { color: var(--bad); }
+    .claim.inconclusive .verdict, .claim.qualitative .verdict { color: var(--muted); }
     .claim-paper { font-weight: 700; }
     .claim-check { font-size: 0.92rem; }
     .bibliography { list-style: none; padding: 0; }

@@ -577,9 +577,12 @@ final class PDFFlowBuilder {
         let size = 10.0
         let innerWidth = geometry.textWidth - bar - 2 * pad
         let innerIndent = bar + pad
-        let color: (Double, Double, Double) = claim.reproduced ? (0.118, 0.482, 0.204) : (0.702, 0.149, 0.118)
-        let tint: (Double, Double, Double) = claim.reproduced ? (0.933, 0.973, 0.941) : (0.992, 0.941, 0.937)
-        let verdict = claim.reproduced ? "✓ REPRODUCED" : "✗ NOT REPRODUCED"
+        let (color, tint): ((Double, Double, Double), (Double, Double, Double)) = switch claim.verdict {
+        case .reproduced: ((0.118, 0.482, 0.204), (0.933, 0.973, 0.941))
+        case .notReproduced: ((0.702, 0.149, 0.118), (0.992, 0.941, 0.937))
+        case .inconclusive, .qualitative: ((0.38, 0.38, 0.40), (0.95, 0.95, 0.95))
+        }
+        let verdict = "\(claim.verdict.mark) \(claim.verdict.title.uppercased())"
         var inner: [FlowItem] = []
         let verdictLayout = text.layout("<b>\(verdict)</b>", PDFText.Style(size: 9.5, width: innerWidth))
         inner += lines(of: verdictLayout, indent: innerIndent, size: 9.5).map { line in
@@ -597,8 +600,9 @@ final class PDFFlowBuilder {
                            prefix: "<b>\(escapeMarkup(claim.paper)):</b> ")
         inner.append(.glue(2))
         let evidence = book.targets[claim.evidence]?.label ?? claim.evidence
-        inner += paragraph([.text("Evidence: \(evidence). Check: \(claim.check).")], indent: innerIndent, width: innerWidth,
-                           size: 9.5)
+        let paper = claim.paperEvidence.isEmpty ? "" : "Paper: \(claim.paperEvidence). "
+        inner += paragraph([.text("\(paper)Our evidence: \(evidence). Check: \(claim.check).")], indent: innerIndent,
+                           width: innerWidth, size: 9.5)
         if !item.comment.isEmpty {
             inner.append(.glue(4))
             inner += blocks(item.comment, indent: innerIndent, width: innerWidth, size: size)

@@ -320,45 +320,64 @@ struct BlockRenderer {
         var rows: [[String]] = []
         var nodes: [ExperimentNode] = []
         for (c, cd) in builder.claims {
-            let (ok, check) = try verdict(c, cd)
+            let (verdict, check) = try self.verdict(c, cd)
             nodes += try claimNodes(c, cd)
-            rows.append([c.paper.displayName, c.text, "@\(c.evidence)", check, ok ? "reproduced" : "**not reproduced**"])
+            let shown = verdict == .notReproduced ? "**\(verdict.title.lowercased())**" : verdict.title.lowercased()
+            rows.append([c.paper.shortName, c.text, c.paperEvidence ?? "", "@\(c.evidence)", check, shown])
         }
-        return .table(TableBlock(id: id, header: ["Paper", "Claim", "Our evidence", "Our number", "Verdict"], rows: rows,
-                                 numeric: [false, false, false, false, false], caption: d.body ?? "",
+        return .table(TableBlock(id: id, header: ["Paper", "Claim", "Paper's evidence", "Our evidence", "Our number", "Verdict"],
+                                 rows: rows, numeric: [false, false, false, false, false, false], caption: d.body ?? "",
                                  provenance: provenance(d, nodes: nodes, render: RenderVersion.ledger)))
     }
 
     func claim(_ c: ClaimSpec, _ d: LocatedDirective) throws -> Block {
-        let (ok, check) = try verdict(c, d)
-        return .claim(ClaimBlock(id: c.id, paper: c.paper.displayName, text: c.text, evidence: c.evidence, check: check,
-                                 reproduced: ok, comment: d.body ?? "",
+        let (verdict, check) = try self.verdict(c, d)
+        return .claim(ClaimBlock(id: c.id, paper: c.paper.displayName, text: c.text, paperEvidence: c.paperEvidence ?? "",
+                                 evidence: c.evidence, check: check, verdict: verdict, comment: d.body ?? "",
                                  provenance: provenance(d, nodes: try claimNodes(c, d), render: RenderVersion.claim)))
     }
 
     /// The nodes behind a claim's value and its expectation's other value.
     func claimNodes(_ c: ClaimSpec, _ d: LocatedDirective) throws -> [ExperimentNode] {
-        var keys = [c.value]
+        var keys = c.value.map { [$0] } ?? []
         switch c.expect {
         case .lessThan(let other), .greaterThan(let other): keys.append(other)
-        case .below, .above: break
+        case .below, .above, .qualitative: break
         }
         return try keys.flatMap { try nodes(forValueKey: $0, at: d.location) }
     }
 
-    /// Whether our number satisfies the claim's expectation, and the comparison as prose.
-    func verdict(_ c: ClaimSpec, _ d: LocatedDirective) throws -> (Bool, String) {
-        let v = try resolve(c.value, at: d.location)
-        let name = c.value.split(separator: ":").first.map(String.init) ?? c.value
+    /// The verdict on a claim (`ClaimVerdict.judge` on our value minus the bound or the other
+    /// value, with `ResolvedValue.standardError`s) and the comparison as prose, values shown
+    /// ± `ClaimVerdict.z` standard errors where measured.
+    func verdict(_ c: ClaimSpec, _ d: LocatedDirective) throws -> (ClaimVerdict, String) {
+        guard let key = c.value else { return (.qualitative, "shown, not measured") }
+        let v = try resolve(key, at: d.location)
+        let name = key.split(separator: ":").first.map(String.init) ?? key
+        func call(_ difference: Double, _ errors: [Double?], wantPositive: Bool) -> ClaimVerdict {
+            ClaimVerdict.judge(difference: difference, standardErrors: errors, expectPositive: wantPositive)
+        }
+        func plusMinus(_ x: ResolvedValue) -> String {
+            guard let se = x.standardError, se > 0 else { return x.text }
+            return "\(x.text) ± \(display(ClaimVerdict.z * se, like: key))"
+        }
         switch c.expect {
-        case .below(let x): return (v.value < x, "\(name) \(v.text) (expected < \(display(x, like: c.value)))")
-        case .above(let x): return (v.value > x, "\(name) \(v.text) (expected > \(display(x, like: c.value)))")
+        case .below(let x):
+            return (call(v.value - x, [v.standardError], wantPositive: false),
+                    "\(name) \(plusMinus(v)) (expected < \(display(x, like: key)))")
+        case .above(let x):
+            return (call(v.value - x, [v.standardError], wantPositive: true),
+                    "\(name) \(plusMinus(v)) (expected > \(display(x, like: key)))")
         case .lessThan(let other):
             let w = try resolve(other, at: d.location)
-            return (v.value < w.value, "\(v.text) vs \(w.text) (expected lower)")
+            return (call(v.value - w.value, [v.standardError, w.standardError], wantPositive: false),
+                    "\(plusMinus(v)) vs \(plusMinus(w)) (expected lower)")
         case .greaterThan(let other):
             let w = try resolve(other, at: d.location)
-            return (v.value > w.value, "\(v.text) vs \(w.text) (expected higher)")
+            return (call(v.value - w.value, [v.standardError, w.standardError], wantPositive: true),
+                    "\(plusMinus(v)) vs \(plusMinus(w)) (expected higher)")
+        case .qualitative:
+            return (.qualitative, "shown, not measured")
         }
     }
 
@@ -467,24 +486,29 @@ struct BlockRenderer {
     /// The number an inline-value key names.
     func resolve(_ key: String, at location: SourceLocation) throws -> ResolvedValue {
         func fail(_ m: String) -> ValueError { ValueError(location: location, message: "{{\(key)}}: \(m)") }
-        func summarise(_ values: [Double], format: (Double) -> String) -> ResolvedValue {
+        func summarise(_ values: [Double], oneSeedError: Double? = nil, format: (Double) -> String) -> ResolvedValue {
             let (m, s) = meanAndStd(values)
-            return ResolvedValue(value: m, std: s, seeds: values.count, text: format(m))
+            let se = values.count > 1 ? s / Double(values.count).squareRoot() : oneSeedError
+            return ResolvedValue(value: m, std: s, seeds: values.count, standardError: se, text: format(m))
         }
         switch try source(of: key, at: location) {
         case .metric(let m, let evaluation, let detector, let dataset):
             let results = try builder.evaluationResults(evaluation, for: location)
             let values = results.compactMap { $0.detector(detector)?.metrics[dataset]?.value(m) }
             guard values.count == results.count, !values.isEmpty else { throw fail("no \(m.rawValue) for detector '\(detector)' on '\(dataset)'") }
-            return summarise(values, format: m.format)
+            // One seed: the AUROC's bootstrap interval is the uncertainty (95 % ≈ ±1.96 se).
+            let ci = m == .auroc ? results.first?.detector(detector)?.metrics[dataset]?.aurocCI : nil
+            return summarise(values, oneSeedError: ci.map { ($0.upper - $0.lower) / 3.92 }, format: m.format)
         case .bitsPerDim(let evaluation, let detector, let dataset):
             let results = try builder.evaluationResults(evaluation, for: location)
-            let values = results.compactMap { r -> Double? in
-                guard let b = r.detector(detector)?.sets.first(where: { $0.data == dataset })?.bitsPerDim else { return nil }
-                return b.reduce(0, +) / Double(max(b.count, 1))
+            let perSeed = results.compactMap { r -> [Double]? in
+                r.detector(detector)?.sets.first(where: { $0.data == dataset })?.bitsPerDim
             }
-            guard !values.isEmpty else { throw fail("no bits/dim for '\(detector)' on '\(dataset)'") }
-            return summarise(values) { fixed($0, 2) }
+            guard !perSeed.isEmpty, perSeed.allSatisfy({ !$0.isEmpty }) else { throw fail("no bits/dim for '\(detector)' on '\(dataset)'") }
+            // One seed: the standard error of the mean over the set's samples.
+            let (_, spread) = meanAndStd(perSeed[0])
+            return summarise(perSeed.map { $0.reduce(0, +) / Double($0.count) },
+                             oneSeedError: spread / Double(perSeed[0].count).squareRoot()) { fixed($0, 2) }
         case .accuracy(let classifier):
             let values = try trainSeeds(classifier, at: location).map {
                 try builder.trainResult(classifier, seed: $0, for: location).0.testAccuracy ?? .nan

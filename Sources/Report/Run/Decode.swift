@@ -83,16 +83,17 @@ enum SpecDecoder {
             return .claimsLedger(id: d.string("id"))
         case "Claim":
             let e = d.value("expect")
-            let arg = e.arguments.first!.value
+            let arg = e.arguments.first?.value
             let expect: ExpectationSpec = switch e.caseName! {
-            case "below": .below(arg.double!)
-            case "above": .above(arg.double!)
-            case "lessThan": .lessThan(arg.string!)
-            default: .greaterThan(arg.string!)
+            case "below": .below(arg!.double!)
+            case "above": .above(arg!.double!)
+            case "lessThan": .lessThan(arg!.string!)
+            case "greaterThan": .greaterThan(arg!.string!)
+            default: .qualitative
             }
             return .claim(ClaimSpec(id: d.string("id"), paper: PaperSpec(rawValue: d.value("paper").caseName!)!,
-                                    text: d.string("text"), evidence: d.string("evidence"), value: d.string("value"),
-                                    expect: expect))
+                                    text: d.string("text"), paperEvidence: d.optionalString("paperEvidence"),
+                                    evidence: d.string("evidence"), value: d.optionalString("value"), expect: expect))
         default:
             preconditionFailure("SpecDecoder: no spec for @\(d.name)")
         }

@@ -265,6 +265,14 @@ public enum PaperSpec: String, Codable, Sendable, Hashable {
         case .lde2023: "LDE"
         }
     }
+
+    /// For narrow table columns: "Kirichenko", "LDE".
+    public var shortName: String {
+        switch self {
+        case .kirichenko2020: "Kirichenko"
+        case .lde2023: "LDE"
+        }
+    }
 }
 
 /// `Expectation` of `@Claim`.
@@ -273,6 +281,8 @@ public enum ExpectationSpec: Codable, Sendable, Hashable {
     case above(Double)
     case lessThan(String)
     case greaterThan(String)
+    /// Shown by a figure, not reduced to a number (the claim has no `value`).
+    case qualitative
 }
 
 /// `@Histogram`: scores of a flow (`model:`) or of an evaluation's detector.
@@ -385,8 +395,11 @@ public struct ClaimSpec: Codable, Sendable, Hashable {
     public var id: String
     public var paper: PaperSpec
     public var text: String
+    /// Where the paper shows it ("Figure 1a"), as written in the chapter.
+    public var paperEvidence: String?
     public var evidence: String
-    public var value: String
+    /// The inline-value key tested; nil for a qualitative claim.
+    public var value: String?
     public var expect: ExpectationSpec
 }
 

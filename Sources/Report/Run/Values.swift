@@ -8,6 +8,10 @@ public struct ResolvedValue: Sendable {
     /// Standard deviation over seeds (0 for one seed).
     public var std: Double
     public var seeds: Int
+    /// The standard error of `value` where our runs give one: over seeds, std/√n; for one seed,
+    /// from the AUROC's 95 % bootstrap interval (width / 3.92) or the per-sample spread of a mean
+    /// bits/dim. Nil when nothing measures it (counts, seconds, accuracy, one-seed FPR95...).
+    public var standardError: Double? = nil
     /// As shown in prose: "93.4" for percentages (AUROC ×100), "3.12" for bpd, "1,513,587" for counts.
     public var text: String
 }
