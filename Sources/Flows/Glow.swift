@@ -176,6 +176,9 @@ public final class Glow: FlowLayer {
         return out
     }
 
+    /// D = C·H·W: z has shape (B, D).
+    public var latentDimensions: Int? { config.dimensions }
+
     /// Shapes (without the batch) of the latent's parts in the order they appear in z:
     /// z_0, …, z_{L−2}, then the final h.
     public var latentShapes: [[Int]] {

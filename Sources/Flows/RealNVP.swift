@@ -238,6 +238,9 @@ public final class RealNVP: FlowLayer {
         [("preprocess", preprocessing)] + namedCouplings.map { ($0.name, $0.layer) }
     }
 
+    /// D = C·H·W: z has shape (B, D).
+    public var latentDimensions: Int? { config.dimensions }
+
     private var imageShape: [Int] { [config.channels, config.height, config.width] }
 
     private func checkImages(_ x: Tensor, _ what: String) {

@@ -523,6 +523,9 @@ public final class ResidualFlow: FlowLayer {
         self.rng = rng.split()
     }
 
+    /// D: z has shape (B, D).
+    public var latentDimensions: Int? { config.features }
+
     public var children: [(String, any Module)] {
         var out: [(String, any Module)] = []
         for i in blocks.indices {
