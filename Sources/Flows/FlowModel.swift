@@ -136,7 +136,8 @@ public enum FlowSpec: Codable, Sendable, Equatable {
             })
         case let .glow(c):
             return (.image(channels: c.channels, height: c.height, width: c.width),
-                    "glow \(c.channels)×\(c.height)×\(c.width) levels \(c.levels) depth \(c.depth) hidden \(c.hidden)",
+                    "glow \(c.channels)×\(c.height)×\(c.width) levels \(c.levels) depth \(c.depth) hidden \(c.hidden)"
+                        + (c.lu ? "" : " full 1×1") + (c.stNet == .convNet ? "" : " st-net \(c.stNet.name)"),
                     { Glow(config: c, dequantization: .uniform, dtype: $0) })
         case let .residualFlow(c):
             return (.vector(features: c.features), "residual-flow D \(c.features) blocks \(c.blocks) hidden \(c.hidden)",
