@@ -318,10 +318,13 @@ func largestSingularValue(_ a: [Double], rows m: Int, columns n: Int) -> Double 
         }
     }
 
-    @Test(arguments: [2, 3])
-    func trainingEstimatorGradientMatchesFiniteDifferencesInTheWeights(layers: Int) {
+    @Test(arguments: [2, 3], [ResidualLogDetEstimator.russianRoulette(distribution: .geometric(p: 0.5), exactTerms: 2, probes: 1),
+                              .bruteForce, .exactSeries(terms: 6)])
+    func estimatorGradientMatchesFiniteDifferencesInTheWeights(layers: Int, estimator: ResidualLogDetEstimator) {
         // g built from raw weights through the spectral normalisation (fixed u, v), so the check
-        // covers ∂/∂W of W/max(1, uᵀWv/c), the explicit VJP chain and φ'' through φ'.
+        // covers ∂/∂W of W/max(1, uᵀWv/c), φ'' through φ', and for the training estimator the
+        // explicit VJP chain, for the exact ones (the LU, the evaluation default, and the
+        // exact-trace series) the explicit Jacobian J_b = W_L·diag(φ')·…·W₁.
         var rng = SeededGenerator(seed: 24)
         let block = ResidualBlock(features: 6, hidden: 5, layers: layers, coefficient: 0.9, dtype: .float64,
                                   using: &rng)
@@ -342,39 +345,8 @@ func largestSingularValue(_ a: [Double], rows m: Int, columns n: Int) -> Double 
             let g = LipschitzMLP(weights: weights, biases: biases, activation: .lipSwish)
             let (_, derivatives) = g.evaluate(t[0])
             var rng = SeededGenerator(seed: 27)
-            return ResidualLogDet.estimate(g, derivatives: derivatives, batch: 3, dtype: .float64,
-                                           estimator: .russianRoulette(distribution: .geometric(p: 0.5), exactTerms: 2,
-                                                                       probes: 1),
+            return ResidualLogDet.estimate(g, derivatives: derivatives, batch: 3, dtype: .float64, estimator: estimator,
                                            using: &rng)
-        }
-    }
-
-    @Test(arguments: [2, 3])
-    func deterministicEstimatorGradientsMatchFiniteDifferences(layers: Int) {
-        // The exact LU (`.bruteForce`, the evaluation default) and the exact-trace series through
-        // the explicit Jacobian J_b = W_L·diag(φ')·…·W₁, differentiated in x, the raw weights
-        // (through the spectral normalisation) and the biases.
-        var rng = SeededGenerator(seed: 28)
-        let block = ResidualBlock(features: 5, hidden: 4, layers: layers, coefficient: 0.9, dtype: .float64, using: &rng)
-        for (i, layer) in block.layers.enumerated() {
-            layer.weight.assign(normal(layer.weight.shape, scale: 1, seed: 29 &+ UInt64(i)))
-            layer.convergePowerIteration()
-        }
-        let us = block.layers.map(\.leftVector.value), vs = block.layers.map(\.rightVector.value)
-        let n = block.layers.count
-        let lastBias = block.layers[n - 1].bias.value.detached
-        let inputs = [normal([2, 5], scale: 1.5, seed: 30)] + block.layers.map { $0.weight.value.detached }
-            + block.layers.dropLast().map { $0.bias.value.detached }
-        for estimator in [ResidualLogDetEstimator.bruteForce, .exactSeries(terms: 6)] {
-            expectGradientsMatchFiniteDifferences(inputs, tolerance: 1e-5) { t in
-                let weights = (0..<n).map { SpectralNormLinear.normalized(t[1 + $0], u: us[$0], v: vs[$0], coefficient: 0.9) }
-                let biases = (0..<(n - 1)).map { t[1 + n + $0] } + [lastBias]
-                let g = LipschitzMLP(weights: weights, biases: biases, activation: .lipSwish)
-                let (_, derivatives) = g.evaluate(t[0])
-                var rng = SeededGenerator(seed: 31)
-                return ResidualLogDet.estimate(g, derivatives: derivatives, batch: 2, dtype: .float64, estimator: estimator,
-                                               using: &rng)
-            }
         }
     }
 
