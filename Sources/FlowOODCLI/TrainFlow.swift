@@ -5,14 +5,29 @@ import NN
 import Flows
 import OOD
 
+/// A train-flow setting with a value that cannot be used, naming the setting (camelCase, as in
+/// the JSON file).
+struct SettingError: Error, CustomStringConvertible, Equatable {
+    let field: String
+    let message: String
+    var description: String { "\(field): \(message)" }
+}
+
 /// The settings of `flowood train-flow`, as read from `--config file.json` (field names are the
 /// options' names in camelCase) and from the command line. Every field is optional; missing
-/// ones take the defaults in `resolved`.
+/// ones take the defaults in `spec(imageShape:)` and `options(imageDimensions:)`.
 struct TrainFlowSettings: Codable, Equatable {
     var model: String?
     var mid: Int?
     var resBlocks: Int?
     var batchNorm: Bool?
+    var scales: Int?
+    var mask: String?
+    var lastScaleCouplings: Int?
+    var stNet: String?
+    var levels: Int?
+    var depth: Int?
+    var lu: Bool?
     var flowBlocks: Int?
     var couplings: Int?
     var hidden: Int?
@@ -36,12 +51,46 @@ struct TrainFlowSettings: Codable, Equatable {
     var maxDivergenceRetries: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, mid, resBlocks, batchNorm, flowBlocks, couplings, hidden, data, subset, dataDir, epochs, batchSize
+        case model, mid, resBlocks, batchNorm, scales, mask, lastScaleCouplings, stNet, levels, depth, lu
+        case flowBlocks, couplings, hidden, data, subset, dataDir, epochs, batchSize
         case lr, optimizer, weightDecay, clip, seed, checkpointEvery, runDir, validationFraction, keepSnapshots
         case negativeData, negativeWeight, negativeThreshold, maxDivergenceRetries
     }
 
-    static let models = ["realnvp", "glow-latent", "realnvp-vector"]
+    static let models = ["realnvp", "glow", "glow-latent", "realnvp-vector", "residual-flow"]
+    static let masks = MaskScheme.allCases.map(\.rawValue)
+    static let realNVPSTNets = "resnet, resnet-no-bn, highway, bottleneck:N"
+    static let glowSTNets = "convnet, highway"
+
+    /// The models each model-specific setting applies to; the other settings apply to all.
+    static let applicability: [String: [String]] = [
+        "mid": ["realnvp"], "batchNorm": ["realnvp"], "scales": ["realnvp"], "mask": ["realnvp"],
+        "lastScaleCouplings": ["realnvp"], "resBlocks": ["realnvp", "glow"], "stNet": ["realnvp", "glow"],
+        "levels": ["glow"], "depth": ["glow"], "lu": ["glow"],
+        "flowBlocks": ["glow-latent", "residual-flow"], "couplings": ["realnvp-vector"],
+        "hidden": ["glow", "glow-latent", "realnvp-vector", "residual-flow"],
+    ]
+
+    /// The model-specific fields this value sets, in declaration order.
+    var modelFields: [String] {
+        let set: [(String, Bool)] = [
+            ("mid", mid != nil), ("resBlocks", resBlocks != nil), ("batchNorm", batchNorm != nil), ("scales", scales != nil),
+            ("mask", mask != nil), ("lastScaleCouplings", lastScaleCouplings != nil), ("stNet", stNet != nil),
+            ("levels", levels != nil), ("depth", depth != nil), ("lu", lu != nil), ("flowBlocks", flowBlocks != nil),
+            ("couplings", couplings != nil), ("hidden", hidden != nil),
+        ]
+        return set.filter(\.1).map(\.0)
+    }
+
+    /// Throws for the first model-specific field this value sets that `model` does not use.
+    func checkApplicable(to model: String) throws(SettingError) {
+        for field in modelFields {
+            let users = Self.applicability[field] ?? Self.models
+            if !users.contains(model) {
+                throw SettingError(field: field, message: "applies to \(users.joined(separator: ", ")) only, not \(model)")
+            }
+        }
+    }
 
     /// Reads a settings file; unknown fields and wrongly typed values are errors naming the field.
     static func read(path: String) throws -> TrainFlowSettings {
@@ -67,23 +116,76 @@ struct TrainFlowSettings: Codable, Equatable {
         return try JSONDecoder().decode(TrainFlowSettings.self, from: JSONSerialization.data(withJSONObject: merged))
     }
 
+    /// The RealNVP s/t network named `name`: resnet, resnet-no-bn, highway or bottleneck:N.
+    static func realNVPSTNet(_ name: String) throws(SettingError) -> STNet {
+        switch name {
+        case "resnet": return .resnet
+        case "resnet-no-bn": return .resnetNoBatchNorm
+        case "highway": return .highway
+        default:
+            if name.hasPrefix("bottleneck:"), let k = Int(name.dropFirst("bottleneck:".count)), k >= 1 { return .bottleneck(k) }
+            throw SettingError(field: "stNet", message: "unknown s/t network '\(name)' for realnvp; choose one of \(realNVPSTNets) (N ≥ 1)")
+        }
+    }
+
+    /// The Glow s/t network named `name` (convnet or highway with `blocks` layers).
+    static func glowSTNet(_ name: String, blocks: Int) throws(SettingError) -> GlowCouplingNetwork {
+        switch name {
+        case "convnet": return .convNet
+        case "highway": return .highway(blocks: blocks)
+        default: throw SettingError(field: "stNet", message: "unknown s/t network '\(name)' for glow; choose one of \(glowSTNets)")
+        }
+    }
+
     /// The model for images of `imageShape` (C, H, W); vector models take the flattened pixels.
-    func spec(imageShape: [Int]) throws -> FlowSpec {
+    /// - Throws: `SettingError` naming the first setting the model cannot be built with.
+    func spec(imageShape: [Int]) throws(SettingError) -> FlowSpec {
         let seed = self.seed ?? 0
         let d = imageShape.reduce(1, *)
-        switch model ?? "realnvp" {
+        let model = self.model ?? "realnvp"
+        guard Self.models.contains(model) else {
+            throw SettingError(field: "model", message: "unknown model '\(model)'; choose one of \(Self.models.joined(separator: ", "))")
+        }
+        try checkApplicable(to: model)
+        switch model {
         case "realnvp":
-            return .realNVP(RealNVPConfig(channels: imageShape[0], height: imageShape[1], width: imageShape[2],
-                                          mid: try positive(mid ?? 64, "mid"), blocks: try positive(resBlocks ?? 2, "resBlocks"),
-                                          batchNorm: batchNorm ?? true, seed: seed))
+            guard let scheme = MaskScheme(rawValue: mask ?? "checkerboard") else {
+                throw SettingError(field: "mask", message: "unknown mask '\(mask!)'; choose one of \(Self.masks.joined(separator: ", "))")
+            }
+            let config = RealNVPConfig(channels: imageShape[0], height: imageShape[1], width: imageShape[2],
+                                       mid: try positive(mid ?? 64, "mid"), blocks: try positive(resBlocks ?? 2, "resBlocks"),
+                                       batchNorm: batchNorm ?? true, stNet: try Self.realNVPSTNet(stNet ?? "resnet"),
+                                       maskScheme: scheme, scales: try positive(scales ?? 2, "scales"),
+                                       lastScaleCouplings: try positive(lastScaleCouplings ?? 4, "lastScaleCouplings"), seed: seed)
+            do { try config.validate() } catch {
+                // The image size is the data's; a size the scales cannot divide is a problem of `scales`.
+                let field = ["height", "width"].contains(error.field) ? "scales" : error.field == "blocks" ? "resBlocks" : error.field
+                throw SettingError(field: field, message: "\(error.message) (\(imageShape[1])×\(imageShape[2]) images)")
+            }
+            return .realNVP(config)
+        case "glow":
+            let blocks = try positive(resBlocks ?? 2, "resBlocks")
+            let config = GlowConfig(channels: imageShape[0], height: imageShape[1], width: imageShape[2],
+                                    levels: try positive(levels ?? 2, "levels"), depth: try positive(depth ?? 8, "depth"),
+                                    hidden: try positive(hidden ?? 64, "hidden"), lu: lu ?? true,
+                                    stNet: try Self.glowSTNet(stNet ?? "convnet", blocks: blocks), seed: seed)
+            do { try config.validate() } catch {
+                let field = ["height", "width"].contains(error.field) ? "levels" : error.field
+                throw SettingError(field: field, message: "\(error.message) (\(imageShape[1])×\(imageShape[2]) images)")
+            }
+            if resBlocks != nil, config.stNet == .convNet {
+                throw SettingError(field: "resBlocks", message: "applies to glow only with the highway s/t network")
+            }
+            return .glow(config)
         case "glow-latent":
             return .glowLatent(features: d, blocks: try positive(flowBlocks ?? 10, "flowBlocks"),
                                hidden: try positive(hidden ?? 2048, "hidden"), seed: seed)
         case "realnvp-vector":
             return .realNVPVector(features: d, couplings: try positive(couplings ?? 8, "couplings"),
                                   hidden: try positive(hidden ?? 256, "hidden"), seed: seed)
-        case let other:
-            throw UserError("model: unknown model '\(other)'; choose one of \(Self.models.joined(separator: ", "))")
+        default:  // residual-flow
+            return .residualFlow(ResidualFlowConfig(features: d, blocks: try positive(flowBlocks ?? 4, "flowBlocks"),
+                                                    hidden: try positive(hidden ?? 64, "hidden"), seed: seed))
         }
     }
 
@@ -95,7 +197,7 @@ struct TrainFlowSettings: Codable, Equatable {
         o.learningRate = lr ?? 1e-3
         let opt = optimizer ?? "adam"
         guard let kind = FlowTrainingOptions.OptimizerKind(rawValue: opt) else {
-            throw UserError("optimizer: unknown optimizer '\(opt)'; choose adam or rmsprop")
+            throw SettingError(field: "optimizer", message: "unknown optimizer '\(opt)'; choose adam or rmsprop")
         }
         o.optimizer = kind
         o.weightDecay = weightDecay ?? 0
@@ -118,10 +220,15 @@ struct TrainFlowSettings: Codable, Equatable {
     /// our log p(v): −3e4 + D·ln 256.
     static func paperThreshold(dimensions d: Int) -> Double { -30_000 + Double(d) * log(256) }
 
-    private func positive(_ v: Int, _ field: String) throws -> Int {
-        guard v >= 1 else { throw UserError("\(field): must be at least 1, got \(v)") }
+    private func positive(_ v: Int, _ field: String) throws(SettingError) -> Int {
+        guard v >= 1 else { throw SettingError(field: field, message: "must be at least 1, got \(v)") }
         return v
     }
+}
+
+/// "lastScaleCouplings" → "--last-scale-couplings".
+func optionName(_ field: String) -> String {
+    "--" + field.map { $0.isUppercase ? "-" + $0.lowercased() : String($0) }.joined()
 }
 
 /// The known name closest to `name` by edit distance, if it is close (at most 3 edits).
@@ -151,6 +258,11 @@ struct TrainFlow: ParsableCommand {
         commandName: "train-flow",
         abstract: "Train a normalizing flow on a data set, with checkpoints and resumption.",
         discussion: """
+        Models: realnvp (multi-scale RealNVP; the defaults are the reference layout, 1,513,587 \
+        parameters), glow (multi-scale Glow), and the vector models glow-latent, realnvp-vector \
+        and residual-flow, which see each image as a vector of its H·W pixels. Options marked \
+        with model names apply to those models only; giving one to another model is an error.
+
         Maximises the log-likelihood of the training images (pixel / 255, dequantised by the \
         flow) or, for the vector models, of the flattened pixels (plus U(-ε/2, ε/2) noise, \
         ε = 1/1024). Prints a progress bar and one line per epoch with the training and \
@@ -158,10 +270,11 @@ struct TrainFlow: ParsableCommand {
         config.json, state.json and a checkpoint folder epoch-NNNN (model.safetensors, \
         optimizer.safetensors, config.json), replaced atomically; rerunning the same command \
         resumes after the last checkpoint (a different model or option is refused; --epochs \
-        may be raised). A non-finite loss or gradient rolls back to the last epoch and halves \
-        the learning rate. Settings can come from --config file.json with the same fields in \
-        camelCase (e.g. {"model": "realnvp", "epochs": 2, "batchSize": 32}); options on the \
-        command line override the file. Data sets: \(flowDatasetNames.joined(separator: ", ")).
+        may be raised). A non-finite loss, gradient or validation score rolls back to the last \
+        epoch and halves the learning rate. Settings can come from --config file.json with the \
+        same fields in camelCase (e.g. {"model": "glow", "levels": 2, "stNet": "highway", \
+        "epochs": 2}); options on the command line override the file. Data sets: \
+        \(flowDatasetNames.joined(separator: ", ")).
 
         Example: flowood train-flow --data fashion-mnist-train --subset 2000 --epochs 2 \
         --run-dir runs/realnvp, then flowood score --run-dir runs/realnvp --data \
@@ -171,25 +284,46 @@ struct TrainFlow: ParsableCommand {
     @Option(help: "JSON file with settings (fields: the option names in camelCase).")
     var config: String?
 
-    @Option(help: "Model: realnvp, glow-latent, realnvp-vector. (default: realnvp)")
+    @Option(help: "Model: realnvp, glow, glow-latent, realnvp-vector, residual-flow. (default: realnvp)")
     var model: String?
 
-    @Option(help: "realnvp: hidden channels of each s/t ResNet. (default: 64)")
+    @Option(help: "realnvp: hidden channels of each s/t network. (default: 64)")
     var mid: Int?
 
-    @Option(help: "realnvp: residual blocks per s/t ResNet. (default: 2)")
+    @Option(help: "realnvp; glow with --st-net highway: residual or highway blocks per s/t network. (default: 2)")
     var resBlocks: Int?
 
-    @Flag(inversion: .prefixedNo, help: "realnvp: batch normalisation in the s/t networks. (default: on)")
+    @Flag(inversion: .prefixedNo, help: "realnvp: batch normalisation in the resnet and bottleneck s/t networks. (default: on)")
     var batchNorm: Bool?
 
-    @Option(help: "glow-latent: [ActNorm, linear, coupling] blocks. (default: 10)")
+    @Option(help: "realnvp: scales; each but the last has 3 spatial couplings, a squeeze, 3 channel couplings and a factor-out. (default: 2)")
+    var scales: Int?
+
+    @Option(help: "realnvp: spatial masks: checkerboard, horizontal or vertical (half images), or cycle (one scale of 8 quadrant couplings). (default: checkerboard)")
+    var mask: String?
+
+    @Option(help: "realnvp: spatial couplings on the last scale (--scales 1 --mask horizontal --last-scale-couplings 8 is flows_ood's RealNVPMaskHorizontal). (default: 4)")
+    var lastScaleCouplings: Int?
+
+    @Option(help: "realnvp: s/t network resnet, resnet-no-bn, highway or bottleneck:N (N linear units in the middle); glow: convnet (Glow's) or highway. (default: resnet; glow: convnet)")
+    var stNet: String?
+
+    @Option(help: "glow: levels (squeeze, steps, split). (default: 2)")
+    var levels: Int?
+
+    @Option(help: "glow: steps [ActNorm, 1×1 convolution, coupling] per level. (default: 8)")
+    var depth: Int?
+
+    @Flag(inversion: .prefixedNo, help: "glow: LU-parameterised 1×1 convolutions; --no-lu learns the full matrix. (default: on)")
+    var lu: Bool?
+
+    @Option(help: "glow-latent: [ActNorm, linear, coupling] blocks; residual-flow: residual blocks. (default: 10 glow-latent, 4 residual-flow)")
     var flowBlocks: Int?
 
     @Option(help: "realnvp-vector: coupling layers. (default: 8)")
     var couplings: Int?
 
-    @Option(help: "Vector models: hidden units of each coupling network. (default: 2048 glow-latent, 256 realnvp-vector)")
+    @Option(help: "glow: hidden channels of each s/t network; vector models: hidden units of each coupling or residual network. (default: 64 glow, 2048 glow-latent, 256 realnvp-vector, 64 residual-flow)")
     var hidden: Int?
 
     @Option(help: "Training data set. (default: fashion-mnist-train)")
@@ -251,25 +385,46 @@ struct TrainFlow: ParsableCommand {
 
     /// The settings given on the command line (nil where not given).
     var commandLineSettings: TrainFlowSettings {
-        TrainFlowSettings(model: model, mid: mid, resBlocks: resBlocks, batchNorm: batchNorm, flowBlocks: flowBlocks,
-                          couplings: couplings, hidden: hidden, data: data, subset: subset, dataDir: dataDir,
-                          epochs: epochs, batchSize: batchSize, lr: lr, optimizer: optimizer, weightDecay: weightDecay,
-                          clip: clip, seed: seed, checkpointEvery: checkpointEvery, runDir: runDir,
+        TrainFlowSettings(model: model, mid: mid, resBlocks: resBlocks, batchNorm: batchNorm, scales: scales, mask: mask,
+                          lastScaleCouplings: lastScaleCouplings, stNet: stNet, levels: levels, depth: depth, lu: lu,
+                          flowBlocks: flowBlocks, couplings: couplings, hidden: hidden, data: data, subset: subset,
+                          dataDir: dataDir, epochs: epochs, batchSize: batchSize, lr: lr, optimizer: optimizer,
+                          weightDecay: weightDecay, clip: clip, seed: seed, checkpointEvery: checkpointEvery, runDir: runDir,
                           validationFraction: validationFraction, keepSnapshots: keepSnapshots ? true : nil,
                           negativeData: negativeData, negativeWeight: negativeWeight, negativeThreshold: negativeThreshold,
                           maxDivergenceRetries: maxDivergenceRetries)
     }
 
+    /// Checks what can be checked before a --config file is read (names and ranges).
     func validate() throws {
         if let model, !TrainFlowSettings.models.contains(model) {
             throw ValidationError("unknown --model '\(model)'; choose one of \(TrainFlowSettings.models.joined(separator: ", "))")
+        }
+        if let mask, MaskScheme(rawValue: mask) == nil {
+            throw ValidationError("unknown --mask '\(mask)'; choose one of \(TrainFlowSettings.masks.joined(separator: ", "))")
+        }
+        if let stNet {
+            let forRealNVP = (try? TrainFlowSettings.realNVPSTNet(stNet)) != nil
+            let forGlow = (try? TrainFlowSettings.glowSTNet(stNet, blocks: 1)) != nil
+            let ok = switch model {
+            case "glow": forGlow
+            case "realnvp": forRealNVP
+            default: forRealNVP || forGlow
+            }
+            if !ok {
+                let choices = model == "glow" ? TrainFlowSettings.glowSTNets
+                    : model == "realnvp" ? TrainFlowSettings.realNVPSTNets
+                    : "\(TrainFlowSettings.realNVPSTNets) (realnvp) or \(TrainFlowSettings.glowSTNets) (glow)"
+                throw ValidationError("unknown --st-net '\(stNet)'; choose one of \(choices)")
+            }
         }
         if let optimizer, FlowTrainingOptions.OptimizerKind(rawValue: optimizer) == nil {
             throw ValidationError("unknown --optimizer '\(optimizer)'; choose adam or rmsprop")
         }
         for (name, value) in [("--epochs", epochs), ("--batch-size", batchSize), ("--checkpoint-every", checkpointEvery),
-                              ("--subset", subset), ("--mid", mid), ("--res-blocks", resBlocks), ("--flow-blocks", flowBlocks),
-                              ("--couplings", couplings), ("--hidden", hidden)] {
+                              ("--subset", subset), ("--mid", mid), ("--res-blocks", resBlocks), ("--scales", scales),
+                              ("--last-scale-couplings", lastScaleCouplings), ("--levels", levels), ("--depth", depth),
+                              ("--flow-blocks", flowBlocks), ("--couplings", couplings), ("--hidden", hidden)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
@@ -284,8 +439,21 @@ struct TrainFlow: ParsableCommand {
 
     /// The command's work, throwing typed errors (run() prints them as "error: ...").
     func execute() throws {
-        var settings = commandLineSettings
-        if let config { settings = try TrainFlowSettings.read(path: config).overridden(by: settings) }
+        let fromCommandLine = commandLineSettings
+        var settings = fromCommandLine
+        var fromFile: TrainFlowSettings?
+        if let config {
+            let file = try TrainFlowSettings.read(path: config)
+            fromFile = file
+            settings = try file.overridden(by: fromCommandLine)
+        }
+        /// A setting's error, attributed to where the setting came from: the command line
+        /// ("--option: …") or the file ("file.json: field: …").
+        func attributed(_ e: SettingError) -> UserError {
+            let onCommandLine = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(fromCommandLine)) as? [String: Any])?[e.field] != nil
+            if let config, fromFile != nil, !onCommandLine { return UserError("\(config): \(e.field): \(e.message)") }
+            return UserError("\(optionName(e.field)): \(e.message)")
+        }
         let dataName = settings.data ?? "fashion-mnist-train"
         let seed = settings.seed ?? 0
         let images = try loadFlowDataset(named: dataName, subset: settings.subset, dataDir: settings.dataDir, seed: seed)
@@ -293,9 +461,8 @@ struct TrainFlow: ParsableCommand {
         do {
             spec = try settings.spec(imageShape: [1, images.height, images.width])
             options = try settings.options(imageDimensions: images.height * images.width)
-        } catch let e as UserError where config != nil {
-            // Command-line values were checked by validate(), so a bad value came from the file.
-            throw UserError("\(config!): \(e.description)")
+        } catch let e as SettingError {
+            throw attributed(e)
         }
         let train = try flowData(images, for: spec.dataKind, name: dataName)
         var negative: FlowData?

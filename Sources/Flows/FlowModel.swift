@@ -116,8 +116,13 @@ public enum FlowSpec: Codable, Sendable, Equatable {
     private var parts: (kind: FlowDataKind, summary: String, make: (DType) -> any FlowLayer) {
         switch self {
         case let .realNVP(c):
-            return (.image(channels: c.channels, height: c.height, width: c.width),
-                    "realnvp \(c.channels)×\(c.height)×\(c.width) mid \(c.mid) blocks \(c.blocks)\(c.batchNorm ? "" : " no-bn")",
+            var name = "realnvp \(c.channels)×\(c.height)×\(c.width) mid \(c.mid) blocks \(c.blocks)\(c.batchNorm ? "" : " no-bn")"
+            if c.stNet != .resnet { name += " st-net \(c.stNet.name)" }
+            if c.maskScheme != .checkerboard { name += " \(c.maskScheme.rawValue) masks" }
+            if c.maskScheme != .cycle && (c.scales != 2 || c.lastScaleCouplings != 4) {
+                name += " scales \(c.scales) last-scale couplings \(c.lastScaleCouplings)"
+            }
+            return (.image(channels: c.channels, height: c.height, width: c.width), name,
                     { RealNVP(config: c, dequantization: .uniform, dtype: $0) })
         case let .glowLatent(features, blocks, hidden, seed):
             return (.vector(features: features), "glow-latent D \(features) blocks \(blocks) hidden \(hidden)", { dtype in
@@ -131,7 +136,8 @@ public enum FlowSpec: Codable, Sendable, Equatable {
             })
         case let .glow(c):
             return (.image(channels: c.channels, height: c.height, width: c.width),
-                    "glow \(c.channels)×\(c.height)×\(c.width) levels \(c.levels) depth \(c.depth) hidden \(c.hidden)",
+                    "glow \(c.channels)×\(c.height)×\(c.width) levels \(c.levels) depth \(c.depth) hidden \(c.hidden)"
+                        + (c.lu ? "" : " full 1×1") + (c.stNet == .convNet ? "" : " st-net \(c.stNet.name)"),
                     { Glow(config: c, dequantization: .uniform, dtype: $0) })
         case let .residualFlow(c):
             return (.vector(features: c.features), "residual-flow D \(c.features) blocks \(c.blocks) hidden \(c.hidden)",

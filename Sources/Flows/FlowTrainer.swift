@@ -57,8 +57,8 @@ public struct FlowTrainingOptions: Codable, Sendable, Equatable {
     /// Fraction of the training data held out for per-epoch validation when no validation set
     /// is given (a seeded random subset); 0 disables validation.
     public var validationFraction = 0.0
-    /// Divergences (non-finite loss or gradient) survived by rolling back and halving the
-    /// learning rate before training fails.
+    /// Divergences (non-finite loss, gradient or validation score) survived by rolling back and
+    /// halving the learning rate before training fails.
     public var maxDivergenceRetries = 3
     /// Negative training on a second data set, or nil.
     public var negative: NegativeTraining?
@@ -148,7 +148,8 @@ public struct FlowTrainingState: Codable, Sendable, Equatable {
 
 /// Why training stopped or could not start.
 public enum FlowTrainingError: Error, CustomStringConvertible, Equatable {
-    /// The loss or gradient was non-finite more often than `maxDivergenceRetries` allows.
+    /// The loss, a gradient or a validation score was non-finite more often than
+    /// `maxDivergenceRetries` allows.
     case diverged(epoch: Int, step: Int, divergences: Int, learningRate: Double, reason: String)
     /// An existing run in the directory was made with a different model or options.
     case configurationChanged(path: String, field: String, stored: String, requested: String)
@@ -212,9 +213,11 @@ public struct FlowEpochReport {
 /// model or option (other than epochs, checkpointEvery, keepSnapshots, maxDivergenceRetries)
 /// is refused with `FlowTrainingError.configurationChanged`.
 ///
-/// Divergence guard: a non-finite loss or gradient restores the parameters and optimiser state
-/// of the last finished epoch (kept in memory), halves the learning rate, logs one line and
-/// repeats the epoch; after `maxDivergenceRetries` such restarts it throws `.diverged`.
+/// Divergence guard: a non-finite loss or gradient, or a non-finite validation log-likelihood
+/// after an epoch, restores the parameters and optimiser state of the last finished epoch
+/// (kept in memory), halves the learning rate, logs one line and repeats the epoch; after
+/// `maxDivergenceRetries` such restarts it throws `.diverged`, naming the epoch, the step and
+/// the reason (for validation: the index and value of the first non-finite sample).
 public struct FlowTrainer {
     public let spec: FlowSpec
     public let options: FlowTrainingOptions
@@ -227,6 +230,8 @@ public struct FlowTrainer {
     public var onEpoch: ((FlowEpochReport) throws -> Void)?
     /// Test hook: returns true for a (run-wide, 1-based) step whose loss should count as NaN.
     var nonFiniteLossInjection: ((Int) -> Bool)?
+    /// Test hook: returns true for an epoch whose validation should count as NaN (sample 0).
+    var nonFiniteValidationInjection: ((Int) -> Bool)?
 
     static let stateFile = "state.json"
 
@@ -322,6 +327,11 @@ public struct FlowTrainer {
             var record: FlowEpochRecord
             do {
                 record = try trainEpoch(epoch, context, &state)
+                if let validationSet, validationSet.count > 0 {
+                    let scores = try validate(flow, validationSet, epoch: epoch, step: state.step)
+                    record.validationNLL = -scores.meanLogLikelihood
+                    record.validationBitsPerDim = scores.meanBitsPerDimension
+                }
             } catch let failure as Divergence {
                 try good.restore(into: flow, optimizer: optimizer)
                 state.step = goodStep
@@ -335,15 +345,6 @@ public struct FlowTrainer {
                 optimizer.learningRate = state.learningRate
                 log("step \(failure.step): \(failure.reason); restored epoch-\(good.label) state, lr \(formatRate(old)) → \(formatRate(state.learningRate))")
                 continue
-            }
-            if let validationSet, validationSet.count > 0 {
-                var scorer = FlowScorer(flow: flow, spec: spec, batchSize: Swift.max(options.batchSize, 256),
-                                        seed: derivedSeed(options.seed, 5))
-                scorer.showProgress = showProgress
-                scorer.progressLabel = "validation"
-                let scores = try scorer.score(validationSet, name: "validation data")
-                record.validationNLL = -scores.meanLogLikelihood
-                record.validationBitsPerDim = scores.meanBitsPerDimension
             }
             state.epochsDone = epoch
             state.history.append(record)
@@ -375,10 +376,28 @@ public struct FlowTrainer {
         let negative: FlowData?
     }
 
-    /// A non-finite loss or gradient at a step.
+    /// A non-finite loss or gradient at a step, or a non-finite validation score after an epoch.
     private struct Divergence: Error {
         let step: Int
         let reason: String
+    }
+
+    /// Scores the validation data after `epoch` (evaluation mode, seeded noise); a non-finite
+    /// log-likelihood is a divergence of the model, handled like a non-finite loss.
+    private func validate(_ flow: any FlowLayer, _ data: FlowData, epoch: Int, step: Int) throws -> FlowScores {
+        var scorer = FlowScorer(flow: flow, spec: spec, batchSize: Swift.max(options.batchSize, 256),
+                                seed: derivedSeed(options.seed, 5))
+        scorer.showProgress = showProgress
+        scorer.progressLabel = "validation"
+        do {
+            if nonFiniteValidationInjection?(epoch) == true {
+                throw NonFiniteScoreError(what: "log-likelihood of validation data", index: 0, value: .nan)
+            }
+            return try scorer.score(data, name: "validation data")
+        } catch let e as NonFiniteScoreError {
+            throw Divergence(step: step, reason: "non-finite validation log-likelihood after epoch \(epoch) "
+                                                 + "(sample \(e.index) of the validation data: \(e.value))")
+        }
     }
 
     /// One pass over the training data; throws `Divergence` at the first non-finite loss or

@@ -1,10 +1,63 @@
 import Tensor
 import NN
 
+/// The s/t network inside every coupling of a `Glow`.
+public enum GlowCouplingNetwork: Sendable, Hashable, Codable {
+    /// `GlowSTNet`: 3×3 conv → relu → 1×1 conv → relu → zero-initialised 3×3 conv, with
+    /// `GlowConfig.hidden` channels (Glow §3.3, "NN()"). The default.
+    case convNet
+    /// `STHighway` with `GlowConfig.hidden` channels and `blocks` gated layers, as in the
+    /// FashionMNIST Glow of flows_ood (Kirichenko et al. 2020 train Glow with `st_type='highway'`).
+    case highway(blocks: Int)
+
+    /// A short readable name: "convnet", "highway-3".
+    public var name: String {
+        switch self {
+        case .convNet: "convnet"
+        case .highway(let blocks): "highway-\(blocks)"
+        }
+    }
+
+    /// Trainable parameters of one network mapping cin → cout channels with `hidden` channels.
+    public func parameterCount(cin: Int, cout: Int, hidden: Int) -> Int {
+        switch self {
+        case .convNet: GlowSTNet.parameterCount(cin: cin, cout: cout, hidden: hidden)
+        case .highway(let blocks): STHighway.parameterCount(cin: cin, cout: cout, mid: hidden, blocks: blocks)
+        }
+    }
+
+    /// A fresh network of this kind (its output layer starts at zero).
+    /// - Parameters: cin, cout: channels in and out; hidden: hidden channels; dtype: the
+    ///   parameters' dtype; rng: the source of the initialisation.
+    public func makeNetwork(cin: Int, cout: Int, hidden: Int, dtype: DType = .float32,
+                            using rng: inout some RandomNumberGenerator) -> any CouplingNetwork {
+        switch self {
+        case .convNet: GlowSTNet(cin: cin, cout: cout, hidden: hidden, dtype: dtype, using: &rng)
+        case .highway(let blocks): STHighway(cin: cin, cout: cout, mid: hidden, blocks: blocks, dtype: dtype, using: &rng)
+        }
+    }
+}
+
+/// A field of a flow configuration with a value the model cannot be built from.
+public struct FlowConfigError: Error, CustomStringConvertible, Equatable {
+    /// The model ("Glow", "residual flow").
+    public let model: String
+    /// The name of the offending field ("levels", "stNet", …).
+    public let field: String
+    public let message: String
+    public init(model: String, field: String, message: String) {
+        self.model = model
+        self.field = field
+        self.message = message
+    }
+    public var description: String { "\(model) configuration, field '\(field)': \(message)" }
+}
+
 /// The size of a `Glow` image flow.
 ///
 /// The defaults give a small Glow for 1×28×28 images: 2 levels of 8 steps, hidden 64, LU 1×1
-/// convolutions.
+/// convolutions, Glow's own s/t network. Decoding JSON without `stNet` (configurations written
+/// before it existed) gives `.convNet`.
 public struct GlowConfig: Codable, Sendable, Equatable {
     /// C of the (B, C, H, W) input images; 1 for FashionMNIST.
     public var channels: Int
@@ -16,16 +69,18 @@ public struct GlowConfig: Codable, Sendable, Equatable {
     public var levels: Int
     /// K, the number of steps [ActNorm, 1×1 conv, coupling] per level; ≥ 1.
     public var depth: Int
-    /// Hidden channels of every coupling's `GlowSTNet`.
+    /// Hidden channels of every coupling's s/t network.
     public var hidden: Int
     /// LU-parameterised 1×1 convolutions (Glow §3.2) if true, unconstrained W otherwise.
     public var lu: Bool
+    /// The s/t network of every coupling.
+    public var stNet: GlowCouplingNetwork
     /// Seed of the parameter initialisation and of the dequantisation noise.
     public var seed: UInt64
 
     /// - Parameters: see the properties.
     public init(channels: Int = 1, height: Int = 28, width: Int = 28, levels: Int = 2, depth: Int = 8,
-                hidden: Int = 64, lu: Bool = true, seed: UInt64 = 0) {
+                hidden: Int = 64, lu: Bool = true, stNet: GlowCouplingNetwork = .convNet, seed: UInt64 = 0) {
         self.channels = channels
         self.height = height
         self.width = width
@@ -33,7 +88,25 @@ public struct GlowConfig: Codable, Sendable, Equatable {
         self.depth = depth
         self.hidden = hidden
         self.lu = lu
+        self.stNet = stNet
         self.seed = seed
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case channels, height, width, levels, depth, hidden, lu, stNet, seed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        channels = try c.decode(Int.self, forKey: .channels)
+        height = try c.decode(Int.self, forKey: .height)
+        width = try c.decode(Int.self, forKey: .width)
+        levels = try c.decode(Int.self, forKey: .levels)
+        depth = try c.decode(Int.self, forKey: .depth)
+        hidden = try c.decode(Int.self, forKey: .hidden)
+        lu = try c.decode(Bool.self, forKey: .lu)
+        stNet = try c.decodeIfPresent(GlowCouplingNetwork.self, forKey: .stNet) ?? .convNet
+        seed = try c.decode(UInt64.self, forKey: .seed)
     }
 
     /// D = C·H·W, the dimension of the data and of the latent.
@@ -42,22 +115,41 @@ public struct GlowConfig: Codable, Sendable, Equatable {
     /// c_l = 4C·2^l, the channels inside level l (after its squeeze).
     public func levelChannels(_ level: Int) -> Int { 4 * channels << level }
 
+    /// Throws for the first field the model cannot be built from.
+    public func validate() throws(FlowConfigError) {
+        func fail(_ field: String, _ message: String) -> FlowConfigError {
+            FlowConfigError(model: "Glow", field: field, message: message)
+        }
+        for (field, value) in [("channels", channels), ("levels", levels), ("depth", depth), ("hidden", hidden)] where value < 1 {
+            throw fail(field, "must be ≥ 1, got \(value)")
+        }
+        if levels > 16 { throw fail("levels", "must be ≤ 16, got \(levels)") }
+        if case .highway(let blocks) = stNet, blocks < 0 { throw fail("stNet", "highway blocks must be ≥ 0, got \(blocks)") }
+        let divisor = 1 << levels
+        for (field, size) in [("height", height), ("width", width)] where size < divisor || size % divisor != 0 {
+            throw fail(field, "\(size) must be a positive multiple of 2^levels = \(divisor) for \(levels) level(s)")
+        }
+    }
+
     /// Trainable parameters of `Glow(config: self)`:
     ///
     ///     Σ_{l<L} K · [ 2c                                  (ActNorm: b, logs)
     ///                 + (lu ? 2c² + c : c²)                  (1×1 conv: L, U stored as full c×c
     ///                                                         matrices, log|s|; or W)
     ///                 + c/2                                  (coupling scale)
-    ///                 + 9·(c/2)·h + h + h² + h + 9·h·c + c ] (GlowSTNet: C/2 → C)
+    ///                 + N(c/2 → c) ]                         (the s/t network)
     ///
-    /// with c = c_l = 4C·2^l and h = `hidden`. Of the LU form's 2c² + c stored values c² are
-    /// free: the masked-out entries of L and U always receive zero gradient.
+    /// with c = c_l = 4C·2^l, h = `hidden` and N the network's count
+    /// (`GlowCouplingNetwork.parameterCount`): 9·(c/2)·h + h + h² + h + 9·h·c + c for
+    /// `.convNet`, 9·h·(c/2) + h + blocks·2·(9h² + h) + h·c + c for `.highway`. Of the LU
+    /// form's 2c² + c stored values c² are free: the masked-out entries of L and U always
+    /// receive zero gradient.
     public var parameterCount: Int {
         let h = hidden
         return (0..<levels).reduce(0) { total, l in
             let c = levelChannels(l)
             let step = 2 * c + (lu ? 2 * c * c + c : c * c) + c / 2
-                + GlowSTNet.parameterCount(cin: c / 2, cout: c, hidden: h)
+                + stNet.parameterCount(cin: c / 2, cout: c, hidden: h)
             return total + depth * step
         }
     }
@@ -68,8 +160,9 @@ public struct GlowConfig: Codable, Sendable, Equatable {
 ///
 ///     log|det J| = H·W·Σ logs + H·W·log|det W| + Σ s
 ///
-/// The coupling is `AffineCoupling(mask: .channel(parity: 0))` with a `GlowSTNet`: it transforms
-/// the first c/2 channels conditioned on the last c/2 (as in flows_ood's Glow).
+/// The coupling is `AffineCoupling(mask: .channel(parity: 0))` with a `GlowSTNet` (or another
+/// `GlowCouplingNetwork`): it transforms the first c/2 channels conditioned on the last c/2
+/// (as in flows_ood's Glow).
 public final class GlowStep: FlowLayer {
     public let actNorm: ActNorm
     public let invConv: InvertibleConv1x1
@@ -78,16 +171,18 @@ public final class GlowStep: FlowLayer {
 
     /// - Parameters:
     ///   - channels: c, even.
-    ///   - hidden: hidden channels of the coupling's `GlowSTNet`.
+    ///   - hidden: hidden channels of the coupling's s/t network.
     ///   - parameterization: of the 1×1 convolution.
+    ///   - network: the kind of s/t network (Glow's `GlowSTNet` by default).
     ///   - dtype: the parameters' dtype.
     ///   - rng: the source of the 1×1 convolution's and the s/t network's initialisation.
     public init(channels: Int, hidden: Int, parameterization: InvertibleConv1x1.Parameterization,
-                dtype: DType = .float32, using rng: inout some RandomNumberGenerator) {
+                network kind: GlowCouplingNetwork = .convNet, dtype: DType = .float32,
+                using rng: inout some RandomNumberGenerator) {
         precondition(channels >= 2 && channels % 2 == 0, "GlowStep: channels \(channels) must be even and ≥ 2")
         actNorm = ActNorm(channels, dtype: dtype)
         invConv = InvertibleConv1x1(channels, parameterization: parameterization, dtype: dtype, using: &rng)
-        let net = GlowSTNet(cin: channels / 2, cout: channels, hidden: hidden, dtype: dtype, using: &rng)
+        let net = kind.makeNetwork(cin: channels / 2, cout: channels, hidden: hidden, dtype: dtype, using: &rng)
         coupling = AffineCoupling(channels: channels, mask: .channel(parity: 0), network: net, dtype: dtype)
     }
 
@@ -124,13 +219,15 @@ public final class GlowStep: FlowLayer {
 /// D/2^{L−1}. `forward` returns z and the log-determinant of v ↦ z, with v the dequantised data in
 /// [0, 1) (see `LogitPreprocessing`); `inverse` returns v. Parameter count: `GlowConfig.parameterCount`.
 /// Parameter names: "preprocess", "level{l}.step{k}.actnorm.{bias,logs,initialized}",
-/// "level{l}.step{k}.invconv.{lower,upper,log_abs_scale,…}", "level{l}.step{k}.coupling.{scale,st.conv1…}".
+/// "level{l}.step{k}.invconv.{lower,upper,log_abs_scale,…}", "level{l}.step{k}.coupling.{scale,st.conv1…}"
+/// (`.highway`: "…coupling.st.{in_conv,layers.{i}.conv_h,layers.{i}.conv_gate,out_conv}").
 ///
 /// Deviations from Glow: the split uses the fixed prior N(0, I) for the factored-out half
 /// (no learned conditional prior, no learned top prior); the coupling is additive-affine
 /// y = x·exp(s) + t with s = scale·tanh(ŝ) (`AffineCoupling`) instead of sigmoid(ŝ + 2);
 /// flows_ood's FashionMNIST model uses 16 steps, hidden 200 and a highway s/t network — the
-/// sizes here come from `GlowConfig`, the s/t network is Glow's own (`GlowSTNet`).
+/// sizes and the s/t network come from `GlowConfig` (`stNet: .highway(blocks:)` for flows_ood's,
+/// Glow's own `GlowSTNet` by default).
 public final class Glow: FlowLayer {
     public let config: GlowConfig
     /// x ↦ h = logit(α + (1 − 2α)·v).
@@ -141,20 +238,13 @@ public final class Glow: FlowLayer {
     public var isTraining = true
 
     /// - Parameters:
-    ///   - config: the sizes and the seed.
+    ///   - config: the sizes and the seed; must pass `config.validate()`.
     ///   - dequantization: the preprocessing's noise (`.uniform` for training and scoring,
     ///     `.none` for deterministic tests).
     ///   - dtype: the parameters' dtype.
     public init(config: GlowConfig = GlowConfig(), dequantization: LogitPreprocessing.Dequantization = .uniform,
                 dtype: DType = .float32) {
-        let divisor = 1 << max(config.levels, 0)
-        precondition(config.channels > 0 && config.levels >= 1 && config.depth >= 1 && config.hidden >= 1
-                     && config.height > 0 && config.width > 0
-                     && config.height % divisor == 0 && config.width % divisor == 0,
-                     """
-                     Glow: needs C, levels, depth, hidden ≥ 1 and H, W divisible by 2^levels; got C = \(config.channels), \
-                     \(config.height)×\(config.width), levels \(config.levels), depth \(config.depth), hidden \(config.hidden)
-                     """)
+        do { try config.validate() } catch { preconditionFailure("Glow: \(error)") }
         self.config = config
         var rng = SeededGenerator(seed: config.seed)
         preprocessing = LogitPreprocessing(alpha: 0.05, dequantization: dequantization, using: &rng)
@@ -163,7 +253,7 @@ public final class Glow: FlowLayer {
         steps = (0..<config.levels).map { l in
             (0..<config.depth).map { _ in
                 GlowStep(channels: config.levelChannels(l), hidden: config.hidden, parameterization: parameterization,
-                         dtype: dtype, using: &rng)
+                         network: config.stNet, dtype: dtype, using: &rng)
             }
         }
     }
@@ -175,6 +265,9 @@ public final class Glow: FlowLayer {
         }
         return out
     }
+
+    /// D = C·H·W: z has shape (B, D).
+    public var latentDimensions: Int? { config.dimensions }
 
     /// Shapes (without the batch) of the latent's parts in the order they appear in z:
     /// z_0, …, z_{L−2}, then the final h.

@@ -12,7 +12,7 @@ import NN
 /// identity (Glow §3.3). Parameters: 9·cin·hidden + hidden + hidden² + hidden + 9·hidden·cout + cout.
 /// Deviation from Glow: no ActNorm inside the network and no learned log-scale factor on the
 /// zero-initialised output convolution (the coupling's own tanh rescale bounds s instead).
-public final class GlowSTNet: Layer {
+public final class GlowSTNet: CouplingNetwork {
     /// 3×3, cin → hidden.
     public let inputConv: Conv2d
     /// 1×1, hidden → hidden.

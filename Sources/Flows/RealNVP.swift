@@ -11,8 +11,8 @@ public enum MaskScheme: String, Sendable, Hashable, Codable, CaseIterable {
     /// removes the "copy the neighbouring pixel" shortcut. `RealNVPConfig.scales` is ignored.
     case cycle
     /// The reference layout with top/bottom half masks (parity 0, 1, 0, …) in place of the
-    /// checkerboards. Deviation: flows_ood's `RealNVPMaskHorizontal` is a single scale of 8
-    /// alternating half-mask couplings with no squeeze; `scales: 1` here gives 4 of them.
+    /// checkerboards. flows_ood's `RealNVPMaskHorizontal` (a single scale of 8 alternating
+    /// half-mask couplings, no squeeze) is `scales: 1, lastScaleCouplings: 8`.
     case horizontal
     /// The reference layout with left/right half masks in place of the checkerboards.
     case vertical
@@ -44,8 +44,13 @@ public struct RealNVPConfigError: Error, CustomStringConvertible, Equatable {
 /// "(a) realnvp-fmnist-small" by default.
 ///
 /// The defaults give the reference model for 1×28×28 images: 1,513,587 trainable parameters
-/// with BatchNorm, 1,507,187 without. Decoding JSON without `scales`, `maskScheme` or `stNet`
-/// (configurations written before they existed) gives their defaults.
+/// with BatchNorm, 1,507,187 without. Decoding JSON without `scales`, `maskScheme`, `stNet` or
+/// `lastScaleCouplings` (configurations written before they existed) gives their defaults.
+///
+/// flows_ood's single-scale variants: `RealNVPMaskHorizontal` is
+/// `scales: 1, maskScheme: .horizontal, lastScaleCouplings: 8`, `RealNVPMaskHorizontal3Layers`
+/// the same with 3, `RealNVP8Layers` `scales: 1, lastScaleCouplings: 8` (checkerboard),
+/// `RealNVPSmall` `scales: 1, lastScaleCouplings: 2`, `RealNVPCycleMask` `maskScheme: .cycle`.
 public struct RealNVPConfig: Codable, Sendable, Hashable {
     /// C of the (B, C, H, W) input images; 1 for FashionMNIST.
     public var channels: Int
@@ -66,13 +71,17 @@ public struct RealNVPConfig: Codable, Sendable, Hashable {
     public var maskScheme: MaskScheme
     /// Number of scales (≥ 1); 2 in the reference. Ignored by `.cycle` (always one scale).
     public var scales: Int
+    /// Spatial couplings on the last scale, parities 0, 1, 0, …; 4 in the reference (the
+    /// earlier scales always have 3 spatial and 3 channel couplings). Ignored by `.cycle`
+    /// (always 8 quadrant couplings).
+    public var lastScaleCouplings: Int
     /// Seed of the parameter initialisation and of the dequantisation noise.
     public var seed: UInt64
 
     /// - Parameters: see the properties; the defaults are the reference model.
     public init(channels: Int = 1, height: Int = 28, width: Int = 28, mid: Int = 64, blocks: Int = 2,
                 batchNorm: Bool = true, stNet: STNet = .resnet, maskScheme: MaskScheme = .checkerboard,
-                scales: Int = 2, seed: UInt64 = 0) {
+                scales: Int = 2, lastScaleCouplings: Int = 4, seed: UInt64 = 0) {
         self.channels = channels
         self.height = height
         self.width = width
@@ -82,11 +91,12 @@ public struct RealNVPConfig: Codable, Sendable, Hashable {
         self.stNet = stNet
         self.maskScheme = maskScheme
         self.scales = scales
+        self.lastScaleCouplings = lastScaleCouplings
         self.seed = seed
     }
 
     private enum CodingKeys: String, CodingKey {
-        case channels, height, width, mid, blocks, batchNorm, stNet, maskScheme, scales, seed
+        case channels, height, width, mid, blocks, batchNorm, stNet, maskScheme, scales, lastScaleCouplings, seed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -101,6 +111,7 @@ public struct RealNVPConfig: Codable, Sendable, Hashable {
         stNet = try c.decodeIfPresent(STNet.self, forKey: .stNet) ?? defaults.stNet
         maskScheme = try c.decodeIfPresent(MaskScheme.self, forKey: .maskScheme) ?? defaults.maskScheme
         scales = try c.decodeIfPresent(Int.self, forKey: .scales) ?? defaults.scales
+        lastScaleCouplings = try c.decodeIfPresent(Int.self, forKey: .lastScaleCouplings) ?? defaults.lastScaleCouplings
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? defaults.seed
     }
 
@@ -120,6 +131,9 @@ public struct RealNVPConfig: Codable, Sendable, Hashable {
         if blocks < 0 { throw fail("blocks", "must be ≥ 0, got \(blocks)") }
         if case .bottleneck(let k) = stNet, k < 1 { throw fail("stNet", "bottleneck width must be ≥ 1, got \(k)") }
         if maskScheme != .cycle && (scales < 1 || scales > 16) { throw fail("scales", "must be in 1...16, got \(scales)") }
+        if maskScheme != .cycle && (lastScaleCouplings < 1 || lastScaleCouplings > 64) {
+            throw fail("lastScaleCouplings", "must be in 1...64, got \(lastScaleCouplings)")
+        }
         let step = 1 << (effectiveScales - 1)
         let minimum = maskScheme == .checkerboard ? step : 2 * step
         for (field, size) in [("height", height), ("width", width)] {
@@ -141,7 +155,7 @@ public struct RealNVPConfig: Codable, Sendable, Hashable {
 ///               squeeze → (4C_s, H_s/2, W_s/2)
 ///               channel couplings on 4C_s channels, parity 0, 1, 0
 ///               factor out z_s = h[:, 2C_s:4C_s]; keep h[:, 0:2C_s]
-///     scale S:  spatial couplings on C_S channels, parity 0, 1, 0, 1
+///     scale S:  `lastScaleCouplings` spatial couplings on C_S channels, parity 0, 1, 0, 1, …
 ///     z = concat(flatten(z_1), …, flatten(z_{S−1}), flatten(h))  (B, D),  prior N(0, I_D)
 ///
 ///     log|det ∂z/∂v| = log|det|(preprocessing) + Σ_couplings Σ s
@@ -208,7 +222,7 @@ public final class RealNVP: FlowLayer {
             let kind = config.maskScheme.rawValue
             for s in 1...config.scales {
                 let last = s == config.scales
-                let parities: [Int] = last ? [0, 1, 0, 1] : [0, 1, 0]
+                let parities: [Int] = (0..<(last ? config.lastScaleCouplings : 3)).map { $0 % 2 }
                 for (k, parity) in parities.enumerated() {
                     coupling("scale\(s).\(kind).\(k)", config.maskScheme.spatialMask(parity: parity)!)
                 }
@@ -237,6 +251,9 @@ public final class RealNVP: FlowLayer {
     public var children: [(String, any Module)] {
         [("preprocess", preprocessing)] + namedCouplings.map { ($0.name, $0.layer) }
     }
+
+    /// D = C·H·W: z has shape (B, D).
+    public var latentDimensions: Int? { config.dimensions }
 
     private var imageShape: [Int] { [config.channels, config.height, config.width] }
 

@@ -36,6 +36,11 @@ public final class STHighway: CouplingNetwork {
         outputConv = Conv2d(mid, cout, kernel: 1, weightInit: .zeros, biasInit: .zeros, dtype: dtype, using: &rng)
     }
 
+    /// Trainable parameters of an `STHighway(cin:cout:mid:blocks:)`, by the formula in the type's doc.
+    public static func parameterCount(cin: Int, cout: Int, mid: Int, blocks: Int) -> Int {
+        9 * mid * cin + mid + blocks * 2 * (9 * mid * mid + mid) + mid * cout + cout
+    }
+
     public var children: [(String, any Module)] {
         var out: [(String, any Module)] = [("in_conv", inputConv)]
         for (i, layer) in layers.enumerated() {

@@ -7,10 +7,20 @@ import NN
 public final class SequentialFlow: FlowLayer {
     /// The layers, first applied first by `forward`.
     public let layers: [any FlowLayer]
+    /// D of the (B, D) latent when the composition is a whole vector model (set by
+    /// `VectorFlows`), so it can be sampled; nil for an arbitrary composition.
+    public let latentDimensions: Int?
     public var isTraining = true
 
-    /// - Parameter layers: the layers in the order `forward` applies them.
-    public init(_ layers: [any FlowLayer]) { self.layers = layers }
+    /// - Parameters:
+    ///   - layers: the layers in the order `forward` applies them.
+    ///   - latentDimensions: D of the latent if the composition is a whole model on (B, D)
+    ///     vectors, or nil.
+    public init(_ layers: [any FlowLayer], latentDimensions: Int? = nil) {
+        precondition(latentDimensions.map { $0 >= 1 } ?? true, "SequentialFlow: latentDimensions \(latentDimensions!) must be ≥ 1")
+        self.layers = layers
+        self.latentDimensions = latentDimensions
+    }
 
     public var children: [(String, any Module)] {
         layers.enumerated().map { ("\($0.offset)", $0.element) }

@@ -30,7 +30,7 @@ public enum VectorFlows {
             layers.append(VectorAffineCoupling(features: features, hidden: hidden, conditionOn: .first,
                                                dtype: dtype, using: &rng))
         }
-        return SequentialFlow(layers)
+        return SequentialFlow(layers, latentDimensions: features)
     }
 
     /// RealNVP on vectors (Dinh et al. 2017 §3.3–3.5 with fixed half masks): `couplings`
@@ -53,6 +53,6 @@ public enum VectorFlows {
             VectorAffineCoupling(features: features, hidden: hidden, conditionOn: k % 2 == 0 ? .first : .second,
                                  dtype: dtype, using: &rng)
         }
-        return SequentialFlow(layers)
+        return SequentialFlow(layers, latentDimensions: features)
     }
 }

@@ -192,6 +192,12 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         OVERVIEW: Train a normalizing flow on a data set, with checkpoints and
         resumption.
 
+        Models: realnvp (multi-scale RealNVP; the defaults are the reference layout,
+        1,513,587 parameters), glow (multi-scale Glow), and the vector models
+        glow-latent, realnvp-vector and residual-flow, which see each image as a vector
+        of its H·W pixels. Options marked with model names apply to those models only;
+        giving one to another model is an error.
+
         Maximises the log-likelihood of the training images (pixel / 255, dequantised
         by the flow) or, for the vector models, of the flattened pixels (plus U(-ε/2,
         ε/2) noise, ε = 1/1024). Prints a progress bar and one line per epoch with the
@@ -199,13 +205,13 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         directory gets config.json, state.json and a checkpoint folder epoch-NNNN
         (model.safetensors, optimizer.safetensors, config.json), replaced atomically;
         rerunning the same command resumes after the last checkpoint (a different model
-        or option is refused; --epochs may be raised). A non-finite loss or gradient
-        rolls back to the last epoch and halves the learning rate. Settings can come
-        from --config file.json with the same fields in camelCase (e.g. {"model":
-        "realnvp", "epochs": 2, "batchSize": 32}); options on the command line override
-        the file. Data sets: fashion-mnist-train, fashion-mnist-test, digits, textures,
-        photos, gaussian-noise, uniform-noise, constant, fashion-mnist-inverted,
-        fashion-mnist-flipped.
+        or option is refused; --epochs may be raised). A non-finite loss, gradient or
+        validation score rolls back to the last epoch and halves the learning rate.
+        Settings can come from --config file.json with the same fields in camelCase
+        (e.g. {"model": "glow", "levels": 2, "stNet": "highway", "epochs": 2}); options
+        on the command line override the file. Data sets: fashion-mnist-train,
+        fashion-mnist-test, digits, textures, photos, gaussian-noise, uniform-noise,
+        constant, fashion-mnist-inverted, fashion-mnist-flipped.
 
         Example: flowood train-flow --data fashion-mnist-train --subset 2000 --epochs 2
         --run-dir runs/realnvp, then flowood score --run-dir runs/realnvp --data
@@ -216,21 +222,44 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         OPTIONS:
           --config <config>       JSON file with settings (fields: the option names in
                                   camelCase).
-          --model <model>         Model: realnvp, glow-latent, realnvp-vector.
-                                  (default: realnvp)
-          --mid <mid>             realnvp: hidden channels of each s/t ResNet.
+          --model <model>         Model: realnvp, glow, glow-latent, realnvp-vector,
+                                  residual-flow. (default: realnvp)
+          --mid <mid>             realnvp: hidden channels of each s/t network.
                                   (default: 64)
           --res-blocks <res-blocks>
-                                  realnvp: residual blocks per s/t ResNet. (default: 2)
+                                  realnvp; glow with --st-net highway: residual or
+                                  highway blocks per s/t network. (default: 2)
           --batch-norm/--no-batch-norm
-                                  realnvp: batch normalisation in the s/t networks.
-                                  (default: on)
+                                  realnvp: batch normalisation in the resnet and
+                                  bottleneck s/t networks. (default: on)
+          --scales <scales>       realnvp: scales; each but the last has 3 spatial
+                                  couplings, a squeeze, 3 channel couplings and a
+                                  factor-out. (default: 2)
+          --mask <mask>           realnvp: spatial masks: checkerboard, horizontal or
+                                  vertical (half images), or cycle (one scale of 8
+                                  quadrant couplings). (default: checkerboard)
+          --last-scale-couplings <last-scale-couplings>
+                                  realnvp: spatial couplings on the last scale
+                                  (--scales 1 --mask horizontal --last-scale-couplings
+                                  8 is flows_ood's RealNVPMaskHorizontal). (default: 4)
+          --st-net <st-net>       realnvp: s/t network resnet, resnet-no-bn, highway or
+                                  bottleneck:N (N linear units in the middle); glow:
+                                  convnet (Glow's) or highway. (default: resnet; glow:
+                                  convnet)
+          --levels <levels>       glow: levels (squeeze, steps, split). (default: 2)
+          --depth <depth>         glow: steps [ActNorm, 1×1 convolution, coupling] per
+                                  level. (default: 8)
+          --lu/--no-lu            glow: LU-parameterised 1×1 convolutions; --no-lu
+                                  learns the full matrix. (default: on)
           --flow-blocks <flow-blocks>
-                                  glow-latent: [ActNorm, linear, coupling] blocks.
-                                  (default: 10)
+                                  glow-latent: [ActNorm, linear, coupling] blocks;
+                                  residual-flow: residual blocks. (default: 10
+                                  glow-latent, 4 residual-flow)
           --couplings <couplings> realnvp-vector: coupling layers. (default: 8)
-          --hidden <hidden>       Vector models: hidden units of each coupling network.
-                                  (default: 2048 glow-latent, 256 realnvp-vector)
+          --hidden <hidden>       glow: hidden channels of each s/t network; vector
+                                  models: hidden units of each coupling or residual
+                                  network. (default: 64 glow, 2048 glow-latent, 256
+                                  realnvp-vector, 64 residual-flow)
           --data <data>           Training data set. (default: fashion-mnist-train)
           --subset <subset>       Use only the first N images (generated sets: N
                                   images).

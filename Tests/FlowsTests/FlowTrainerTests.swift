@@ -258,6 +258,59 @@ private func expectIdentical(_ a: any Module, _ b: any Module, _ what: String,
         }
     }
 
+    @Test func nonFiniteValidationRollsBackAndHalvesTheLearningRate() throws {
+        // Decision: a model whose validation log-likelihood is NaN or ±∞ has diverged, like one
+        // with a NaN loss; the epoch is rolled back and repeated at half the learning rate.
+        try withTemporaryDirectory { dir in
+            let data = correlatedVectors(64, seed: 4)
+            var options = FlowTrainingOptions()
+            options.epochs = 3
+            options.batchSize = 16
+            options.learningRate = 1e-2
+            options.validationFraction = 0.25
+            let log = LogLines()
+            var trainer = quietTrainer(vectorSpec, options, dir, log: log)
+            var validations: [Int] = []
+            trainer.nonFiniteValidationInjection = { epoch in
+                validations.append(epoch)
+                return validations == [1, 2]  // only the first validation of epoch 2
+            }
+            let (state, _) = try trainer.run(train: data)
+            // 48 training samples: 3 steps per epoch; epoch 2's steps 4–6 are rolled back and redone.
+            #expect(validations == [1, 2, 2, 3])
+            #expect(log.lines.contains("step 6: non-finite validation log-likelihood after epoch 2 (sample 0 of the validation data: nan); "
+                                       + "restored epoch-1 state, lr 0.01 → 0.005"), "\(log.lines)")
+            #expect(state.divergences == 1 && state.learningRate == 5e-3 && state.epochsDone == 3 && state.step == 9)
+            #expect(state.history.map(\.epoch) == [1, 2, 3] && state.history.map(\.learningRate) == [1e-2, 5e-3, 5e-3])
+            #expect(state.history.allSatisfy { $0.validationNLL?.isFinite == true })
+        }
+    }
+
+    @Test func nonFiniteValidationDataGivesUpNamingTheEpochAndSample() throws {
+        try withTemporaryDirectory { dir in
+            let train = correlatedVectors(32, seed: 5)
+            var v = correlatedVectors(8, seed: 6).batch(Array(0..<8)).doubles
+            v[4 * 3 + 1] = .nan  // validation sample 3 can never score
+            let validation = FlowData(Tensor(v.map(Float.init), shape: [8, 4]))
+            var options = FlowTrainingOptions()
+            options.epochs = 2
+            options.batchSize = 16
+            options.maxDivergenceRetries = 1
+            let log = LogLines()
+            do {
+                _ = try quietTrainer(vectorSpec, options, dir, log: log).run(train: train, validation: validation)
+                Issue.record("training with unscorable validation data succeeded")
+            } catch let error as FlowTrainingError {
+                #expect(error == .diverged(epoch: 1, step: 2, divergences: 2, learningRate: 5e-4,
+                                           reason: "non-finite validation log-likelihood after epoch 1 (sample 3 of the validation data: nan)"))
+                #expect(error.description.hasPrefix("training diverged at epoch 1, step 2: non-finite validation log-likelihood"))
+            }
+            #expect(log.lines.count == 1 && log.lines[0].hasSuffix("restored epoch-0 state, lr 0.001 → 0.0005"), "\(log.lines)")
+            // Nothing was checkpointed: no epoch finished.
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("state.json").path))
+        }
+    }
+
     @Test func snapshotsCallbacksAndCheckpointInterval() throws {
         try withTemporaryDirectory { root in
             let data = correlatedVectors(48, seed: 6)

@@ -11,7 +11,7 @@ import TestSupport
     /// convolution away from its orthogonal init (|det W| ≠ 1), so its log-det term is non-zero.
     func randomise(_ model: Glow, std: Double, seed: UInt64) {
         for (k, step) in model.steps.joined().enumerated() {
-            let net = step.coupling.network as! GlowSTNet
+            let net = step.coupling.network as! any CouplingNetwork
             let s = seed &+ UInt64(10 * k)
             net.outputConv.weight.assign(normal(net.outputConv.weight.shape, scale: std, seed: s))
             net.outputConv.bias!.assign(normal(net.outputConv.bias!.shape, scale: std, seed: s &+ 1))
@@ -30,9 +30,10 @@ import TestSupport
 
     /// A small Glow (2 levels, 2 steps, hidden 8) with random couplings whose ActNorms were
     /// initialised from one training batch.
-    func smallModel(height: Int = 8, width: Int = 8, lu: Bool, dtype: DType, seed: UInt64) -> Glow {
+    func smallModel(height: Int = 8, width: Int = 8, lu: Bool, stNet: GlowCouplingNetwork = .convNet, dtype: DType,
+                    seed: UInt64) -> Glow {
         let model = Glow(config: GlowConfig(channels: 1, height: height, width: width, levels: 2, depth: 2, hidden: 8,
-                                            lu: lu, seed: seed),
+                                            lu: lu, stNet: stNet, seed: seed),
                          dequantization: .none, dtype: dtype)
         randomise(model, std: 0.3, seed: seed &+ 100)
         var rng = SeededGenerator(seed: seed &+ 200)
@@ -45,7 +46,48 @@ import TestSupport
         let decoded = try JSONDecoder().decode(GlowConfig.self, from: JSONEncoder().encode(config))
         #expect(decoded == config)
         #expect(GlowConfig() == GlowConfig(channels: 1, height: 28, width: 28, levels: 2, depth: 8, hidden: 64, lu: true,
-                                           seed: 0))
+                                           stNet: .convNet, seed: 0))
+        let highway = GlowConfig(levels: 1, stNet: .highway(blocks: 3))
+        #expect(try JSONDecoder().decode(GlowConfig.self, from: JSONEncoder().encode(highway)) == highway)
+    }
+
+    @Test func configWrittenBeforeTheSTNetOptionDecodesWithGlowsNetwork() throws {
+        let old = #"{"channels":1,"height":28,"width":28,"levels":2,"depth":8,"hidden":64,"lu":true,"seed":3}"#
+        #expect(try JSONDecoder().decode(GlowConfig.self, from: Data(old.utf8)) == GlowConfig(seed: 3))
+        let spec = #"{"glow":{"config":{"channels":1,"height":8,"width":8,"levels":1,"depth":2,"hidden":4,"lu":false,"seed":0}}}"#
+        #expect(try JSONDecoder().decode(FlowSpec.self, from: Data(spec.utf8))
+            == .glow(GlowConfig(height: 8, width: 8, levels: 1, depth: 2, hidden: 4, lu: false)))
+    }
+
+    @Test func invalidConfigsNameTheField() {
+        func field(_ config: GlowConfig) -> String? {
+            do { try config.validate(); return nil } catch { return error.field }
+        }
+        #expect(field(GlowConfig()) == nil)
+        #expect(field(GlowConfig(levels: 3)) == "height")  // 28 is not a multiple of 8
+        #expect(field(GlowConfig(height: 8, width: 6, levels: 2)) == "width")
+        #expect(field(GlowConfig(depth: 0)) == "depth")
+        #expect(field(GlowConfig(hidden: 0)) == "hidden")
+        #expect(field(GlowConfig(stNet: .highway(blocks: -1))) == "stNet")
+        #expect(FlowConfigError(model: "Glow", field: "levels", message: "x").description == "Glow configuration, field 'levels': x")
+    }
+
+    @Test func highwayNetworkReplacesGlowsConvNet() {
+        let model = Glow(config: GlowConfig(height: 4, width: 4, levels: 1, depth: 2, hidden: 4, stNet: .highway(blocks: 2)),
+                         dtype: .float64)
+        #expect(model.steps.joined().allSatisfy { $0.coupling.network is STHighway })
+        let names = model.namedParameters().map(\.0)
+        for name in ["level0.step0.coupling.st.in_conv.weight", "level0.step1.coupling.st.layers.1.conv_gate.bias",
+                     "level0.step1.coupling.st.out_conv.weight"] {
+            #expect(names.contains(name), "missing \(name)")
+        }
+        // c = 4: each highway net maps 2 → 4 channels with 4 hidden:
+        // 9·4·2 + 4 + 2·2·(9·16 + 4) + 4·4 + 4 = 72 + 4 + 592 + 16 + 4 = 688.
+        #expect(STHighway.parameterCount(cin: 2, cout: 4, mid: 4, blocks: 2) == 688)
+        #expect((model.steps[0][0].coupling.network as! STHighway).parameterCount == 688)
+        // A fresh highway coupling is the identity, as Glow's.
+        let h = normal([2, 4, 2, 2], seed: 1)
+        #expect(model.steps[0][0].coupling.forward(h).z.doubles == h.doubles)
     }
 
     @Test(arguments: [
@@ -53,6 +95,8 @@ import TestSupport
         GlowConfig(channels: 1, height: 28, width: 28, lu: false),
         GlowConfig(channels: 3, height: 8, width: 8, levels: 3, depth: 2, hidden: 16),
         GlowConfig(channels: 2, height: 4, width: 12, levels: 1, depth: 3, hidden: 5, lu: false),
+        GlowConfig(channels: 1, height: 28, width: 28, depth: 2, stNet: .highway(blocks: 2)),
+        GlowConfig(channels: 3, height: 8, width: 8, levels: 3, depth: 2, hidden: 6, lu: false, stNet: .highway(blocks: 0)),
     ])
     func parameterCountFormulaMatchesTheModel(config: GlowConfig) {
         #expect(Glow(config: config).parameterCount == config.parameterCount)
@@ -109,6 +153,38 @@ import TestSupport
         let h = model.preprocessing.forward(x).z
         #expect(zip(z.doubles, h.doubles).contains { abs($0 - $1) > 0.1 })
         expectClose(model.inverse(z), x.doubles.map { $0 * 255 / 256 }, tolerance: 1e-10, "inverse(forward(x))")
+    }
+
+    @Test(arguments: [GlowCouplingNetwork.convNet, .highway(blocks: 2)])
+    func highwayGlowIsInvertibleWithExactLogDet(stNet: GlowCouplingNetwork) {
+        let model = smallModel(height: 4, width: 4, lu: true, stNet: stNet, dtype: .float64, seed: 50)
+        let h = normal([1, 1, 4, 4], seed: 51)
+        let body = model.forwardBody(h)
+        #expect(abs(body.logDet.item) > 0.1, "body log|det| \(body.logDet.item)")
+        expectClose(model.inverseBody(body.z), h.doubles, tolerance: 1e-10, "\(stNet): inverseBody(forwardBody(h))")
+        let brute = bruteForceLogAbsDet(h) { model.forwardBody($0).z }
+        expectClose(body.logDet.doubles, [brute], tolerance: 1e-9, relativeTolerance: 1e-9, "\(stNet): body log|det|")
+        // Float32: inverse(forward(x)) to 1e-4.
+        let small = smallModel(lu: true, stNet: stNet, dtype: .float32, seed: 52)
+        let x = uniform([2, 1, 8, 8], 0, 1, seed: 53).cast(to: .float32)
+        expectClose(small.inverse(small.forward(x).z), x.doubles.map { $0 * 255 / 256 }, tolerance: 1e-4,
+                    "\(stNet): float32 inverse(forward(x))")
+    }
+
+    @Test func highwayStepGradientsMatchFiniteDifferences() {
+        // Double, central differences along random directions, through a whole Glow step with a
+        // highway s/t network (ActNorm, LU 1×1 conv, gated coupling): z and log|det| in x.
+        var rng = SeededGenerator(seed: 60)
+        let step = GlowStep(channels: 4, hidden: 3, parameterization: .lu, network: .highway(blocks: 2), dtype: .float64,
+                            using: &rng)
+        let net = step.coupling.network as! any CouplingNetwork
+        net.outputConv.weight.assign(normal(net.outputConv.weight.shape, scale: 0.3, seed: 61))
+        net.outputConv.bias!.assign(normal(net.outputConv.bias!.shape, scale: 0.3, seed: 62))
+        step.actNorm.initialize(from: normal([4, 4, 3, 3], scale: 2, seed: 63))
+        expectGradientsMatchFiniteDifferences(normal([2, 4, 3, 3], seed: 64)) { x in
+            let (z, logDet) = step.forward(x)
+            return Tensor.concat([z.flattenedBatch(), logDet.reshaped([2, 1])], axis: 1)
+        }
     }
 
     @Test(arguments: [true, false])

@@ -69,6 +69,39 @@ import TestSupport
         #expect(smallModel(.horizontal, randomised: false).namedCouplings.first?.name == "scale1.horizontal.0")
     }
 
+    @Test func lastScaleCouplingsBuildFlowsOODsSingleScaleModels() {
+        // flows_ood's RealNVPMaskHorizontal: one scale, 8 half-mask couplings, parity 0, 1, 0, …
+        let config = RealNVPConfig(height: 8, width: 8, mid: 4, blocks: 1, maskScheme: .horizontal, scales: 1,
+                                   lastScaleCouplings: 8)
+        let model = RealNVP(config: config, dequantization: .none, dtype: .float64)
+        #expect(model.couplings.map(\.mask) == (0..<8).map { Mask.horizontal(parity: $0 % 2) })
+        #expect(model.namedCouplings.map(\.name) == (0..<8).map { "scale1.horizontal.\($0)" })
+        #expect(model.latentShapes == [[1, 8, 8]])
+        // Eight couplings of the same shape: twice the default single-scale model's four.
+        let four = RealNVP(config: RealNVPConfig(height: 8, width: 8, mid: 4, blocks: 1, maskScheme: .horizontal, scales: 1))
+        #expect(model.parameterCount == 2 * four.parameterCount)
+        // On a two-scale model only the last scale changes: 3 + 3 + 2 couplings.
+        let two = RealNVP(config: RealNVPConfig(height: 8, width: 8, mid: 4, blocks: 1, lastScaleCouplings: 2))
+        #expect(two.namedCouplings.map(\.name).suffix(3) == ["scale1.channel.2", "scale2.checkerboard.0", "scale2.checkerboard.1"])
+        // Cycle masks keep their fixed 8 quadrant couplings.
+        #expect(RealNVP(config: RealNVPConfig(height: 8, width: 8, mid: 4, blocks: 1, maskScheme: .cycle,
+                                              lastScaleCouplings: 3)).couplings.count == 8)
+    }
+
+    @Test func eightHorizontalCouplingsAreInvertibleWithExactLogDet() {
+        let config = RealNVPConfig(height: 8, width: 8, mid: 4, blocks: 1, maskScheme: .horizontal, scales: 1,
+                                   lastScaleCouplings: 8, seed: 3)
+        let model = RealNVP(config: config, dequantization: .none, dtype: .float64)
+        randomiseCouplings(model.couplings, std: 0.3, seed: 30)
+        model.setTraining(false)
+        let h = normal([1, 1, 8, 8], seed: 31)
+        let body = model.forwardBody(h)
+        #expect(abs(body.logDet.item) > 0.1)
+        expectClose(model.inverseBody(body.z), h.doubles, tolerance: 1e-9, "inverseBody(forwardBody(h))")
+        let brute = bruteForceLogAbsDet(h) { model.forwardBody($0).z }
+        expectClose(body.logDet.doubles, [brute], tolerance: 1e-9, relativeTolerance: 1e-9, "log|det|")
+    }
+
     @Test(arguments: [1, 2, 3])
     func scalesGeneraliseTheLayout(scales: Int) {
         let model = smallModel(.checkerboard, scales: scales, channels: 2, randomised: false)
@@ -140,8 +173,9 @@ import TestSupport
         let decoded = try JSONDecoder().decode(RealNVPConfig.self, from: Data(old.utf8))
         #expect(decoded == RealNVPConfig(batchNorm: false, seed: 3))
         #expect(decoded.maskScheme == .checkerboard && decoded.stNet == .resnet && decoded.scales == 2)
+        #expect(decoded.lastScaleCouplings == 4)
         let config = RealNVPConfig(channels: 3, height: 16, width: 8, mid: 4, blocks: 1, batchNorm: false,
-                                   stNet: .bottleneck(7), maskScheme: .vertical, scales: 3, seed: 9)
+                                   stNet: .bottleneck(7), maskScheme: .vertical, scales: 3, lastScaleCouplings: 6, seed: 9)
         #expect(try JSONDecoder().decode(RealNVPConfig.self, from: JSONEncoder().encode(config)) == config)
         let json = String(decoding: try JSONEncoder().encode(RealNVPConfig(maskScheme: .cycle)), as: UTF8.self)
         #expect(json.contains(#""maskScheme":"cycle""#))
@@ -158,6 +192,8 @@ import TestSupport
         #expect(field(RealNVPConfig(height: 28, width: 1, maskScheme: .vertical, scales: 1)) == "width")
         #expect(field(RealNVPConfig(stNet: .bottleneck(0))) == "stNet")
         #expect(field(RealNVPConfig(mid: 0)) == "mid")
+        #expect(field(RealNVPConfig(lastScaleCouplings: 0)) == "lastScaleCouplings")
+        #expect(field(RealNVPConfig(maskScheme: .cycle, lastScaleCouplings: 0)) == nil)  // ignored by cycle
         #expect(field(RealNVPConfig(height: 30, maskScheme: .cycle, scales: 5)) == nil)
         #expect(RealNVPConfigError(field: "scales", message: "x").description.contains("'scales'"))
     }

@@ -95,8 +95,41 @@ func largestSingularValue(_ a: [Double], rows m: Int, columns n: Int) -> Double 
                                         evaluationEstimator: .hutchinsonSeries(terms: 12, probes: 4), seed: 4)
         let decoded = try JSONDecoder().decode(ResidualFlowConfig.self, from: JSONEncoder().encode(config))
         #expect(decoded == config)
-        #expect(ResidualFlowConfig(features: 8).evaluationEstimator == .exactSeries(terms: 40))
-        #expect(ResidualFlowConfig(features: 512).evaluationEstimator == .hutchinsonSeries(terms: 20, probes: 4))
+        // Evaluation is exact and deterministic for every D; older configurations keep theirs.
+        #expect(ResidualFlowConfig(features: 8).evaluationEstimator == .bruteForce)
+        #expect(ResidualFlowConfig(features: 512).evaluationEstimator == .bruteForce)
+        let old = try JSONEncoder().encode(ResidualFlowConfig(features: 128, evaluationEstimator: .hutchinsonSeries(terms: 20, probes: 4)))
+        #expect(try JSONDecoder().decode(ResidualFlowConfig.self, from: old).evaluationEstimator == .hutchinsonSeries(terms: 20, probes: 4))
+    }
+
+    @Test func evaluationLogDetIsExactAndDeterministicAboveSixtyFourDimensions() {
+        // D = 80 > 64, where the default used to be a stochastic Hutchinson series.
+        let f = flow(features: 80, blocks: 2, seed: 40)
+        #expect(f.config.evaluationEstimator == .bruteForce)
+        let x = normal([3, 80], scale: 1.5, seed: 41)
+        let first = f.forward(x).logDet.doubles
+        let second = f.forward(x).logDet.doubles
+        #expect(first == second, "evaluation log|det| changes between calls")
+        // Without autodiff the LUs run on plain buffers (split over threads): the same values.
+        let untracked = withoutGrad { f.forward(x).logDet.doubles }
+        expectClose(untracked, first, tolerance: 1e-10, relativeTolerance: 1e-12, "untracked vs tracked")
+        #expect(withoutGrad { f.forward(x).logDet.doubles } == untracked)
+        // A Float32 copy (the training precision) reads its Float32 Jacobians directly: the same
+        // log-determinants to Float32 accuracy.
+        let single = ResidualFlow(config: f.config, dtype: .float32)
+        for ((_, p), (_, q)) in zip(single.namedParameters(), f.namedParameters()) { p.assign(q.value.cast(to: .float32)) }
+        single.setTraining(false)
+        expectClose(withoutGrad { single.forward(x.cast(to: .float32)).logDet.doubles }, first, tolerance: 1e-3,
+                    relativeTolerance: 1e-4, "Float32 copy")
+        // Against the brute-force Jacobian of the whole flow (80 reverse sweeps), sample by sample.
+        var rng = SeededGenerator(seed: 42)
+        for b in 0..<2 {
+            let xb = x.slice(axis: 0, b..<(b + 1)).contiguous()
+            let brute = bruteForceLogAbsDet(xb) { f.forward($0, estimator: .exactSeries(terms: 1), using: &rng).z }
+            expectClose([first[b]], [brute], tolerance: 1e-9, relativeTolerance: 1e-10, "sample \(b)")
+            let actNormPart = f.actNorms.reduce(0) { $0 + $1.logScale.value.doubles.reduce(0, +) }
+            #expect(abs(brute - actNormPart) > 0.05, "residual part \(brute - actNormPart)")
+        }
     }
 
     @Test(arguments: [(2, true), (3, false)])
@@ -201,8 +234,8 @@ func largestSingularValue(_ a: [Double], rows m: Int, columns n: Int) -> Double 
         // Two terms are visibly not enough, so the comparison above can fail.
         let short = f.forward(x, estimator: .exactSeries(terms: 2), using: &rng).logDet.item
         #expect(abs(short - brute) > 1e-4, "2-term series \(short) vs \(brute)")
-        // The evaluation-mode default for D = 8 is the 40-term exact series.
-        #expect(f.forward(x).logDet.item == series)
+        // The evaluation-mode default is the exact log-determinant by LU.
+        #expect(f.forward(x).logDet.item == lu)
     }
 
     /// Mean of `draws` estimates of one block's log-det at x (a batch of `copies` copies of one
@@ -285,10 +318,13 @@ func largestSingularValue(_ a: [Double], rows m: Int, columns n: Int) -> Double 
         }
     }
 
-    @Test(arguments: [2, 3])
-    func trainingEstimatorGradientMatchesFiniteDifferencesInTheWeights(layers: Int) {
+    @Test(arguments: [2, 3], [ResidualLogDetEstimator.russianRoulette(distribution: .geometric(p: 0.5), exactTerms: 2, probes: 1),
+                              .bruteForce, .exactSeries(terms: 6)])
+    func estimatorGradientMatchesFiniteDifferencesInTheWeights(layers: Int, estimator: ResidualLogDetEstimator) {
         // g built from raw weights through the spectral normalisation (fixed u, v), so the check
-        // covers ∂/∂W of W/max(1, uᵀWv/c), the explicit VJP chain and φ'' through φ'.
+        // covers ∂/∂W of W/max(1, uᵀWv/c), φ'' through φ', and for the training estimator the
+        // explicit VJP chain, for the exact ones (the LU, the evaluation default, and the
+        // exact-trace series) the explicit Jacobian J_b = W_L·diag(φ')·…·W₁.
         var rng = SeededGenerator(seed: 24)
         let block = ResidualBlock(features: 6, hidden: 5, layers: layers, coefficient: 0.9, dtype: .float64,
                                   using: &rng)
@@ -309,11 +345,23 @@ func largestSingularValue(_ a: [Double], rows m: Int, columns n: Int) -> Double 
             let g = LipschitzMLP(weights: weights, biases: biases, activation: .lipSwish)
             let (_, derivatives) = g.evaluate(t[0])
             var rng = SeededGenerator(seed: 27)
-            return ResidualLogDet.estimate(g, derivatives: derivatives, batch: 3, dtype: .float64,
-                                           estimator: .russianRoulette(distribution: .geometric(p: 0.5), exactTerms: 2,
-                                                                       probes: 1),
+            return ResidualLogDet.estimate(g, derivatives: derivatives, batch: 3, dtype: .float64, estimator: estimator,
                                            using: &rng)
         }
+    }
+
+    @Test func jacobianMatchesTheBasisProbeSweep() {
+        // J from the left-evaluated product equals the VJP of the D basis probes, row by row.
+        let f = flow(features: 6, blocks: 1, layers: 3, actNorm: false, seed: 32)
+        let g = f.blocks[0].branch(updatingSpectralNorms: false)
+        let (_, derivatives) = g.evaluate(normal([3, 6], seed: 33))
+        let j = ResidualLogDet.jacobian(g, derivatives: derivatives, batch: 3, dtype: .float64)
+        let probes = g.vectorJacobianProduct(ResidualLogDet.basisProbes(batch: 3, features: 6, dtype: .float64),
+                                             derivatives: derivatives)
+        #expect(j.shape == [3, 6, 6])
+        expectClose(j, probes.doubles, tolerance: 1e-12, "explicit product vs probe sweep")
+        let frobenius = j.doubles.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        #expect(frobenius > 0.1, "‖J‖_F = \(frobenius)")
     }
 
     @Test func rouletteDistributionSurvivalMatchesSampling() {
