@@ -184,8 +184,8 @@ struct Evaluate: ParsableCommand {
         }
         let tabular = ([inDistribution].compactMap { $0 } + oodList).filter { (try? DataSpec(key: $0))?.isTabular ?? false }
         if let first = tabular.first, !classifierDetectors.isEmpty {
-            throw ValidationError("\(classifierDetectors.joined(separator: ",")) score images through a classifier and cannot "
-                + "evaluate the tabular set \(first); use the flow detectors: --flow <run directory of a vector flow trained on "
+            throw ValidationError("classifier detectors (\(classifierDetectors.joined(separator: ","))) score images through a classifier and "
+                + "cannot evaluate the tabular set \(first); use the flow detectors: --flow <run directory of a vector flow trained on "
                 + "the in-distribution class> --detectors \(Self.flowDetectorNames.joined(separator: ","))")
         }
         if !tabular.isEmpty, !tabularIn {

@@ -609,8 +609,8 @@ private func csv(_ url: URL) throws -> [[String]] {
                          message: "the tabular set tabular-wine-0-test can only be evaluated with the flow detectors: pass --flow "
                             + "<run directory of a vector flow trained on the in-distribution class>")
         expectParseError(["evaluate", "--in", "tabular-wine-0-test", "--ood", "tabular-wine-1-test", "--detectors", "msp,odin,energy,react,mahalanobis,knn,lde"],
-                         message: "msp,odin,energy,react,mahalanobis,knn,lde score images through a classifier and cannot evaluate the "
-                            + "tabular set tabular-wine-0-test; use the flow detectors: --flow <run directory of a vector flow trained on "
+                         message: "classifier detectors (msp,odin,energy,react,mahalanobis,knn,lde) score images through a classifier and "
+                            + "cannot evaluate the tabular set tabular-wine-0-test; use the flow detectors: --flow <run directory of a vector flow trained on "
                             + "the in-distribution class> --detectors likelihood,typicality")
         expectParseError(["evaluate", "--flow", "f", "--ood", "tabular-wine-1-test"],
                          message: "tabular OOD sets need a tabular --in (tabular-<set>-<class>-test), got --in fashion-mnist-test")
