@@ -25,8 +25,29 @@ if [[ "$(uname -s)" == "Darwin" ]]; then
   exit 0
 fi
 
+# The data files the catalog reads (Sources/OOD/DatasetCatalog.swift; README "Data"), by package.
+check_data() {
+  local fmnist=/usr/share/datasets/fashion-mnist sklearn=/usr/lib/python3/dist-packages/sklearn/datasets/data
+  local skimage=/usr/lib/python3/dist-packages/skimage/data missing=()
+  for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+    [[ -f "$fmnist/$f" ]] || missing+=("$fmnist/$f (dataset-fashion-mnist)")
+  done
+  for f in digits.csv.gz wine_data.csv breast_cancer.csv; do
+    [[ -f "$sklearn/$f" ]] || missing+=("$sklearn/$f (python3-sklearn)")
+  done
+  # photos need all six PNGs; scikit-image's rocket is JPEG only and is not used.
+  for f in brick.png grass.png gravel.png astronaut.png camera.png chelsea.png coffee.png coins.png moon.png; do
+    [[ -f "$skimage/$f" ]] || missing+=("$skimage/$f (python3-skimage)")
+  done
+  if ((${#missing[@]})); then
+    printf 'warning: data file missing: %s\n' "${missing[@]}" >&2
+    echo "warning: without them the sets that read them fail; FLOWOOD_DATA can point at copies (README, Data)" >&2
+  fi
+}
+
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "warning: not a Debian system; make sure these are installed: ${PACKAGES[*]}" >&2
+  echo "warning: data alternatives from PyPI: pip install scikit-learn scikit-image; FashionMNIST via FLOWOOD_DATA" >&2
   exit 0
 fi
 
@@ -35,7 +56,7 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-((${#missing[@]})) || exit 0
+if ! ((${#missing[@]})); then check_data; exit 0; fi
 
 cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
@@ -55,3 +76,4 @@ if ! sh -c "$cmd" >"$log" 2>&1; then
   exit 1
 fi
 rm -f "$log"
+check_data

@@ -210,7 +210,7 @@ struct TrainFlowSettings: Codable, Equatable {
         if negativeData != nil {
             o.negative = .init(weight: negativeWeight ?? 1, threshold: negativeThreshold ?? Self.paperThreshold(dimensions: d))
         }
-        o.dataName = (data ?? "fashion-mnist-train") + (subset.map { " (first \($0))" } ?? "")
+        o.dataName = (data ?? "fashion-mnist-train") + (subset.map { " (\($0) drawn with the seed)" } ?? "")
         if let negativeData { o.dataName += ", negative \(negativeData)" }
         try o.validate()
         return o
@@ -329,7 +329,7 @@ struct TrainFlow: ParsableCommand {
     @Option(help: "Training data set. (default: fashion-mnist-train)")
     var data: String?
 
-    @Option(help: "Use only the first N images (generated sets: N images).")
+    @Option(help: "Use N examples, a seeded random draw without replacement kept in file order (generated sets: N images).")
     var subset: Int?
 
     @Option(help: "Data root, like FLOWOOD_DATA (default: FLOWOOD_DATA, then the Debian package paths).")

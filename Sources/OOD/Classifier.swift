@@ -62,15 +62,35 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
     /// computed from train-images-idx3-ubyte.gz: 0.28604, 0.35302).
     public var inputMean: Double
     public var inputStd: Double
+    /// The FashionMNIST classes the classifier was trained on, in label order (output k is
+    /// class `fashionMNISTClasses[k]`, as `DataSpec.fashionMNISTClasses` labels them); nil for
+    /// all ten (then omitted from `config.json`, so older checkpoints read unchanged). The rest
+    /// are the held-out classes.
+    public var fashionMNISTClasses: [Int]?
 
     public init(architecture: ClassifierArchitecture = .cnnFMNIST, inputChannels: Int = 1, classes: Int = 10, seed: UInt64 = 0,
-                inputMean: Double = 0.28604, inputStd: Double = 0.35302) {
+                inputMean: Double = 0.28604, inputStd: Double = 0.35302, fashionMNISTClasses: [Int]? = nil) {
+        precondition(fashionMNISTClasses.map { $0.count == classes } ?? true,
+                     "ClassifierConfig: \(classes) outputs for FashionMNIST classes \(fashionMNISTClasses!)")
         self.architecture = architecture
         self.inputChannels = inputChannels
         self.classes = classes
         self.seed = seed
         self.inputMean = inputMean
         self.inputStd = inputStd
+        self.fashionMNISTClasses = fashionMNISTClasses
+    }
+
+    /// The in-distribution test set of the classifier: `fashion-mnist-test`, or the test images
+    /// of its classes.
+    public var inDistributionTest: DataSpec {
+        fashionMNISTClasses.map { .fashionMNISTClasses($0, .test) } ?? .fashionMNIST(.test)
+    }
+
+    /// The FashionMNIST classes it was not trained on, ascending (empty when trained on all).
+    public var heldOutClasses: [Int] {
+        guard let trained = fashionMNISTClasses else { return [] }
+        return (0..<10).filter { !trained.contains($0) }
     }
 }
 

@@ -13,6 +13,9 @@ public struct ClassifierTrainingOptions: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Use only the first N training images (0 = all), for quick runs.
     public var trainLimit = 0
+    /// Train on a seeded random subset of this many images (`DataSpec.load(count:seed:)` with
+    /// `seed`), nil for all; applied before `trainLimit`.
+    public var subset: Int? = nil
     /// Training-time augmentation: each image is shifted by a random (dx, dy) ∈ {−2, …, 2}²
     /// (zero fill) and flipped horizontally with probability ½ (`LabeledImages.augmentedTensor`),
     /// drawn from the epoch's seeded generator.
@@ -20,10 +23,10 @@ public struct ClassifierTrainingOptions: Codable, Sendable, Equatable {
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case epochs, batchSize, learningRate, cosineSchedule, weightDecay, seed, trainLimit, augment
+        case epochs, batchSize, learningRate, cosineSchedule, weightDecay, seed, trainLimit, augment, subset
     }
 
-    /// Decodes options saved by any version: fields added later (`augment`) take their defaults.
+    /// Decodes options saved by any version: fields added later (`augment`, `subset`) take their defaults.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decode(Int.self, forKey: .epochs)
@@ -34,6 +37,7 @@ public struct ClassifierTrainingOptions: Codable, Sendable, Equatable {
         seed = try c.decode(UInt64.self, forKey: .seed)
         trainLimit = try c.decode(Int.self, forKey: .trainLimit)
         augment = try c.decodeIfPresent(Bool.self, forKey: .augment) ?? false
+        subset = try c.decodeIfPresent(Int.self, forKey: .subset)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Tensor
+import NN
 
 /// The train or test part of a data set.
 public typealias DataSplit = FashionMNIST.Split
@@ -13,7 +14,7 @@ public typealias DataSplit = FashionMNIST.Split
 /// | case | key | source |
 /// |---|---|---|
 /// | `.fashionMNIST(.test)` | `fashion-mnist-test` | `dataset-fashion-mnist` IDX files |
-/// | `.digits` | `digits` | scikit-learn `digits.csv.gz`, rendered MNIST-style |
+/// | `.digits` | `digits` | scikit-learn `digits.csv.gz`, rendered MNIST-style (our MNIST stand-in) |
 /// | `.textures`, `.photos` | `textures`, `photos` | scikit-image sample images, 28×28 crops |
 /// | `.gaussianNoise`, `.uniformNoise`, `.constant` | `gaussian-noise`, … | generated |
 /// | `.invertedFashionMNIST`, `.flippedFashionMNIST` | `fashion-mnist-inverted`, `fashion-mnist-flipped` | FashionMNIST test, transformed |
@@ -23,12 +24,13 @@ public typealias DataSplit = FashionMNIST.Split
 /// Codable as its key (a JSON string).
 public enum DataSpec: Hashable, Sendable {
     case fashionMNIST(DataSplit)
-    /// scikit-learn's 8×8 digits rendered as 28×28 MNIST-style images (`Digits.mnistStyle()`),
-    /// our stand-in for MNIST.
+    /// scikit-learn's 8×8 digits rendered as 28×28 MNIST-style images (`Digits.mnistStyle()`):
+    /// digits = our MNIST stand-in.
     case digits
     /// Crops of the brick, grass and gravel textures (`SkimageCrops.textures`).
     case textures
-    /// Crops of six photographs (`SkimageCrops.photos`).
+    /// Crops of six photographs (`SkimageCrops.photos`; all six PNGs are required; `rocket`
+    /// ships only as JPEG and is not used).
     case photos
     /// Pixels N(127.5, 64²), rounded and clipped to 0…255 (`Synthetic.gaussianNoise`).
     case gaussianNoise
@@ -164,11 +166,7 @@ public enum DataSpec: Hashable, Sendable {
             return [SourceFile(path: Self.digitsPath(dataDir: dataDir, environment: environment), sha256: Digits.sha256,
                                hint: Digits.installHint)]
         case .textures: return skimage(SkimageCrops.textureFiles)
-        case .photos:
-            // Every present photo is used; with none present the first is reported missing.
-            let all = skimage(SkimageCrops.photoFiles)
-            let present = all.filter { FileManager.default.fileExists(atPath: $0.path) }
-            return present.isEmpty ? [all[0]] : present
+        case .photos: return skimage(SkimageCrops.photoFiles)
         case .gaussianNoise, .uniformNoise, .constant: return []
         case .tabular(let set, _, _):
             return [SourceFile(path: ScikitLearnData.path(of: set.fileName, dataRoot: dataDir, environment: environment),
@@ -183,6 +181,8 @@ public enum DataSpec: Hashable, Sendable {
     /// with the key) and kept in the set's original order; otherwise the whole set is returned
     /// in file order. Generated sets draw `count` (default `defaultGeneratedCount`) examples
     /// from the same seeded generator. The same (key, count, seed) always gives the same data.
+    /// The chosen examples are recorded in `LoadedDataset.sources` (file and index in it, or
+    /// crop origin), with the seed and count of the load.
     ///
     /// Tabular sets are standardised with the mean and standard deviation of the training
     /// part of the in-distribution class: `standardizeLike`'s class if it is a tabular spec of
@@ -207,6 +207,8 @@ public enum DataSpec: Hashable, Sendable {
         var identity = "\(key) count=\(count.map(String.init) ?? "all") seed=\(seed)"
         if isTabular, let standardizeLike { identity += " standardized-like=\(standardizeLike.key)" }
         loaded.identity = identity
+        loaded.seed = seed
+        precondition(loaded.sources?.count == loaded.count, "DataSpec.load(\(key)): sources not recorded")
         return loaded
     }
 
@@ -214,6 +216,7 @@ public enum DataSpec: Hashable, Sendable {
         var rng = SeededGenerator(seed: seed ^ Self.fnv1a(key))
         let generated = count ?? Self.defaultGeneratedCount
 
+        /// Positions of the chosen examples among n: all, or `count` distinct ones in order.
         func subsample(_ n: Int) -> [Int] {
             guard let count, count < n else { return Array(0..<n) }
             var indices = Array(0..<n)
@@ -231,16 +234,28 @@ public enum DataSpec: Hashable, Sendable {
         func fashion(_ split: DataSplit) throws -> LabeledImages {
             try FashionMNIST.load(split, directory: FashionMNIST.directory(override: dataDir))
         }
+        func records(_ file: String, _ indices: [Int]) -> [ExampleSource] {
+            indices.map { ExampleSource(source: file, index: $0) }
+        }
+        func crops(_ files: [String], _ origins: [CropOrigin]) -> [ExampleSource] {
+            origins.enumerated().map { ExampleSource(source: files[$0.element.source], index: $0.offset, cropX: $0.element.x, cropY: $0.element.y) }
+        }
+        func generatedSources(_ n: Int) -> [ExampleSource] { records(ExampleSource.generated, Array(0..<n)) }
 
+        var loaded: LoadedDataset
         switch self {
         case .fashionMNIST(let split):
             let all = try fashion(split)
-            return LoadedDataset(spec: self, images: pick(all, subsample(all.count)), labelsKnown: true)
+            let chosen = subsample(all.count)
+            loaded = LoadedDataset(spec: self, images: pick(all, chosen), labelsKnown: true)
+            loaded.sources = records(split.imagesFile, chosen)
         case .invertedFashionMNIST, .flippedFashionMNIST:
             let all = try fashion(.test)
-            let chosen = pick(all, subsample(all.count))
+            let indices = subsample(all.count)
+            let chosen = pick(all, indices)
             let transformed = self == .invertedFashionMNIST ? Synthetic.inverted(chosen) : Synthetic.verticallyFlipped(chosen)
-            return LoadedDataset(spec: self, images: transformed, labelsKnown: true)
+            loaded = LoadedDataset(spec: self, images: transformed, labelsKnown: true)
+            loaded.sources = records(DataSplit.test.imagesFile, indices)
         case let .fashionMNISTClasses(classes, split):
             precondition(!classes.isEmpty && classes.allSatisfy { (0..<10).contains($0) }, "fashionMNISTClasses: \(classes)")
             let all = try fashion(split)
@@ -250,22 +265,32 @@ public enum DataSpec: Hashable, Sendable {
             let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { (UInt8($0.element), UInt8($0.offset)) })
             let relabelled = LabeledImages(images: picked.images, labels: picked.labels.map { position[$0]! },
                                            height: picked.height, width: picked.width)
-            return LoadedDataset(spec: self, images: relabelled, labelsKnown: true)
+            loaded = LoadedDataset(spec: self, images: relabelled, labelsKnown: true)
+            loaded.sources = records(split.imagesFile, chosen)
         case .digits:
             let all = try Digits.load(path: Self.digitsPath(dataDir: dataDir)).mnistStyle()
-            return LoadedDataset(spec: self, images: pick(all, subsample(all.count)), labelsKnown: true)
+            let chosen = subsample(all.count)
+            loaded = LoadedDataset(spec: self, images: pick(all, chosen), labelsKnown: true)
+            loaded.sources = records(Digits.fileName, chosen)
         case .textures:
-            let set = try SkimageCrops.textures(count: generated, directory: Self.skimageDirectory(dataDir: dataDir), using: &rng)
-            return LoadedDataset(spec: self, images: set, labelsKnown: true)
+            let (set, origins) = try SkimageCrops.texturesWithOrigins(count: generated, directory: Self.skimageDirectory(dataDir: dataDir),
+                                                                      using: &rng)
+            loaded = LoadedDataset(spec: self, images: set, labelsKnown: true)
+            loaded.sources = crops(SkimageCrops.textureFiles, origins)
         case .photos:
-            let set = try SkimageCrops.photos(count: generated, directory: Self.skimageDirectory(dataDir: dataDir), using: &rng)
-            return LoadedDataset(spec: self, images: set, labelsKnown: true)
+            let (set, origins) = try SkimageCrops.photosWithOrigins(count: generated, directory: Self.skimageDirectory(dataDir: dataDir),
+                                                                    using: &rng)
+            loaded = LoadedDataset(spec: self, images: set, labelsKnown: true)
+            loaded.sources = crops(SkimageCrops.photoFiles, origins)
         case .gaussianNoise:
-            return LoadedDataset(spec: self, images: Synthetic.gaussianNoise(count: generated, using: &rng), labelsKnown: false)
+            loaded = LoadedDataset(spec: self, images: Synthetic.gaussianNoise(count: generated, using: &rng), labelsKnown: false)
+            loaded.sources = generatedSources(generated)
         case .uniformNoise:
-            return LoadedDataset(spec: self, images: Synthetic.uniformNoise(count: generated, using: &rng), labelsKnown: false)
+            loaded = LoadedDataset(spec: self, images: Synthetic.uniformNoise(count: generated, using: &rng), labelsKnown: false)
+            loaded.sources = generatedSources(generated)
         case .constant:
-            return LoadedDataset(spec: self, images: Synthetic.constant(count: generated, using: &rng), labelsKnown: false)
+            loaded = LoadedDataset(spec: self, images: Synthetic.constant(count: generated, using: &rng), labelsKnown: false)
+            loaded.sources = generatedSources(generated)
         case let .tabular(set, c, split):
             precondition(c >= 0 && c < set.classCount, "tabular: class \(c) of \(set.rawValue)")
             let path = ScikitLearnData.path(of: set.fileName, dataRoot: dataDir)
@@ -276,9 +301,11 @@ public enum DataSpec: Hashable, Sendable {
                                             dimension: table.dimension)
             let members = table.split(class: c, split)
             let chosen = subsample(members.count).map { members[$0] }
-            return LoadedDataset(spec: self, vectors: standardizer.apply(table.rows(chosen)), dimension: table.dimension,
-                                 labels: chosen.map { table.labels[$0] })
+            loaded = LoadedDataset(spec: self, vectors: standardizer.apply(table.rows(chosen)), dimension: table.dimension,
+                                   labels: chosen.map { table.labels[$0] })
+            loaded.sources = records(set.fileName, chosen)
         }
+        return loaded
     }
 
     /// The scikit-image sample-image directory under `dataDir` (its `skimage/` subfolder or
@@ -365,6 +392,41 @@ public struct LoadedDataset: Sendable {
     /// The class of each example where known (FashionMNIST classes, digits, the texture or
     /// photo a crop came from, tabular classes); nil for noise and constant images.
     public let labels: [Int]?
+    /// Where each example came from (`DataSpec.load` sets it; nil for sets built by hand):
+    /// the file and the 0-based index in it, or the crop's source image and corner.
+    public var sources: [ExampleSource]?
+    /// The seed of the load (`DataSpec.load`), nil for sets built by hand.
+    public var seed: UInt64?
+    /// Memoised `contentSHA256` (shared by copies; the content never changes).
+    private let digestMemo = ContentDigestMemo()
+
+    /// The chosen examples' indices in their source (`sources`' `index`): for a subsample of a
+    /// file, which records were drawn.
+    public var sourceIndices: [Int]? { sources?.map(\.index) }
+
+    /// SHA-256 (hex) of the content: for images "images H W" then the pixel bytes, for vectors
+    /// "vectors D" then the values as little-endian IEEE 754 doubles. Computed once per value.
+    /// Identifies the data itself, so a cache keyed by it cannot return features of other
+    /// pixels (a change in rendering or cropping changes it).
+    public var contentSHA256: String {
+        digestMemo.value {
+            var h = SHA256()
+            switch content {
+            case .images(let set):
+                h.update("images \(set.height) \(set.width)")
+                h.update([0])
+                h.update(set.images)
+            case let .vectors(values, d):
+                h.update("vectors \(d)")
+                h.update([0])
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(values.count * 8)
+                for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+                h.update(bytes)
+            }
+            return h.finalize().hex
+        }
+    }
 
     /// Images of a catalog entry.
     public init(spec: DataSpec, images: LabeledImages, labelsKnown: Bool) {
@@ -435,6 +497,36 @@ public struct LoadedDataset: Sendable {
         }
     }
 
+    /// The examples at `indices` (in that order) as a set of their own: same key, spec and
+    /// seed, their labels and sources; no identity (a subset is never cached).
+    public func subset(_ indices: [Int]) -> LoadedDataset {
+        var out: LoadedDataset
+        switch content {
+        case .images(let set):
+            let pixels = set.height * set.width
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(indices.count * pixels)
+            for i in indices {
+                precondition(i >= 0 && i < count, "LoadedDataset.subset: index \(i) out of 0..<\(count)")
+                bytes += set.images[(i * pixels)..<((i + 1) * pixels)]
+            }
+            let picked = LabeledImages(images: bytes, labels: indices.map { set.labels[$0] }, height: set.height, width: set.width)
+            out = LoadedDataset(key: key, images: picked, labels: labels.map { l in indices.map { l[$0] } })
+        case let .vectors(values, d):
+            var rows: [Double] = []
+            rows.reserveCapacity(indices.count * d)
+            for i in indices {
+                precondition(i >= 0 && i < count, "LoadedDataset.subset: index \(i) out of 0..<\(count)")
+                rows += values[(i * d)..<((i + 1) * d)]
+            }
+            out = LoadedDataset(key: key, vectors: rows, dimension: d, labels: labels.map { l in indices.map { l[$0] } })
+        }
+        out.spec = spec
+        out.seed = seed
+        out.sources = sources.map { s in indices.map { s[$0] } }
+        return out
+    }
+
     /// All examples as one tensor (see `tensor(indices:)`).
     public var tensor: Tensor { tensor(indices: 0..<count) }
 
@@ -444,5 +536,46 @@ public struct LoadedDataset: Sendable {
         case let .vectors(values, d): Tensor(values, shape: [values.count / d, d])
         case .images: tensor.cast(to: .float64)
         }
+    }
+}
+
+/// Where one example of a catalog set came from, precisely enough for another program to find
+/// it (written to score files as `source`, `source_index`, `crop_x`, `crop_y`).
+public struct ExampleSource: Sendable, Equatable, Codable {
+    /// `source` of generated noise and constant images (there is no file).
+    public static let generated = "generated"
+
+    /// The source file's name (`train-images-idx3-ubyte.gz`, `t10k-images-idx3-ubyte.gz`,
+    /// `digits.csv.gz`, `brick.png`, …, `wine_data.csv`, `breast_cancer.csv`), or `generated`.
+    public var source: String
+    /// 0-based index in the source: the image number in an IDX file, the row of
+    /// `digits.csv.gz`, the data row of a tabular CSV (its header line not counted, so line
+    /// index + 2); for crops and generated images, the draw number (position in the generated
+    /// sequence).
+    public var index: Int
+    /// For crops: the top-left corner (x to the right, y down) of the 28×28 window in `source`.
+    public var cropX: Int?
+    public var cropY: Int?
+
+    public init(source: String, index: Int, cropX: Int? = nil, cropY: Int? = nil) {
+        self.source = source
+        self.index = index
+        self.cropX = cropX
+        self.cropY = cropY
+    }
+}
+
+/// A once-computed string shared by copies of a value (thread-safe).
+final class ContentDigestMemo: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: String?
+
+    func value(_ compute: () -> String) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let stored { return stored }
+        let v = compute()
+        stored = v
+        return v
     }
 }

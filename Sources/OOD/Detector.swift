@@ -28,6 +28,7 @@ public protocol OODDetector: AnyObject {
 public final class DetectorInput {
     public let data: LoadedDataset
     private var memo: [ObjectIdentifier: Tensor] = [:]
+    private var valueMemo: [String: [Double]] = [:]
 
     public init(_ data: LoadedDataset) { self.data = data }
 
@@ -43,6 +44,15 @@ public final class DetectorInput {
         memo[id] = f
         return f
     }
+
+    /// Per-example values computed once per input under `key` (e.g. a flow's bits per
+    /// dimension, shared by the likelihood and typicality detectors of one flow).
+    public func memoised(_ key: String, _ compute: () throws -> [Double]) rethrows -> [Double] {
+        if let v = valueMemo[key] { return v }
+        let v = try compute()
+        valueMemo[key] = v
+        return v
+    }
 }
 
 /// A detector that cannot score: which detector, which data set, what went wrong.
@@ -52,6 +62,8 @@ public struct DetectorError: Error, CustomStringConvertible {
         case nonFiniteScore(index: Int, value: Double)
         /// The detector needs images (classifier-based detectors) but got vectors.
         case needsImages
+        /// The examples do not fit the detector's model (shape or size), with details.
+        case incompatibleData(String)
         /// The detector needs class labels of the training set.
         case needsLabels
         /// `scores` was called before `fit`.
@@ -77,6 +89,7 @@ public struct DetectorError: Error, CustomStringConvertible {
         switch kind {
         case let .nonFiniteScore(index, value): message = "score of example \(index) is \(value) (non-finite)"
         case .needsImages: message = "needs images (it scores through a classifier), got vectors"
+        case .incompatibleData(let why): message = why
         case .needsLabels: message = "needs class labels of the in-distribution training set"
         case .notFitted: message = "scores requested before fit"
         case .badTrainingSet(let why): message = "unsuitable training set: \(why)"

@@ -62,11 +62,12 @@ public final class FeatureExtractor {
     ///
     /// With a cache and a data set that has an `identity` (loaded through `DataSpec.load`),
     /// a verified cache entry is returned when present; otherwise the features are computed
-    /// and stored.
+    /// and stored. The entry's key (`cacheKey(of:)`) covers the SHA-256 of the examples
+    /// themselves, so changed pixels never reuse stale features.
     /// - Throws: `DetectorError.needsImages` for a vector set; cache write errors.
     public func features(of data: LoadedDataset) throws -> Tensor {
         guard data.images != nil else { throw DetectorError(detector: "features", dataset: data.key, kind: .needsImages) }
-        let key = data.identity.map { cacheKey(dataIdentity: $0) }
+        let key = cache == nil ? nil : cacheKey(of: data)
         if let cache, let key {
             switch cache.lookup(key: key, count: data.count, dimension: classifier.featureDimension) {
             case .hit(let features):
@@ -83,11 +84,18 @@ public final class FeatureExtractor {
         return features
     }
 
-    /// The cache key: SHA-256 over the code version, weights digest, classifier configuration
-    /// and the data identity (key, count, seed).
-    public func cacheKey(dataIdentity: String) -> String {
+    /// The cache key of a data set: `cacheKey(dataIdentity:contentSHA256:)` of its identity and
+    /// content digest; nil for a set without an identity (built by hand, never cached).
+    public func cacheKey(of data: LoadedDataset) -> String? {
+        data.identity.map { cacheKey(dataIdentity: $0, contentSHA256: data.contentSHA256) }
+    }
+
+    /// The cache key: SHA-256 over the code version, weights digest, classifier configuration,
+    /// the data identity (key, count, seed) and the SHA-256 of the examples' content
+    /// (`LoadedDataset.contentSHA256`: the pixel bytes), each followed by a zero byte.
+    public func cacheKey(dataIdentity: String, contentSHA256: String) -> String {
         var h = SHA256()
-        for part in [FeatureCache.codeVersion, weightsDigest, Self.configJSON(classifier.config), dataIdentity] {
+        for part in [FeatureCache.codeVersion, weightsDigest, Self.configJSON(classifier.config), dataIdentity, contentSHA256] {
             h.update(part)
             h.update([0])
         }
@@ -136,7 +144,7 @@ public final class FeatureExtractor {
 public struct FeatureCache: Sendable {
     public let directory: URL
     /// Part of every key: bump when feature extraction changes meaning.
-    public static let codeVersion = "flowood-features-v1"
+    public static let codeVersion = "flowood-features-v2"
 
     public init(directory: URL) { self.directory = directory }
 

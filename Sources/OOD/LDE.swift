@@ -52,7 +52,8 @@ public struct PCA: Sendable {
 public struct LDEOptions: Codable, Sendable, Equatable {
     /// L2-normalise each feature vector (LDE §6.3); false keeps raw features.
     public var normalize = true
-    /// Reduce to this many principal components (fitted on the ID training features) first; nil keeps all.
+    /// Reduce to this many principal components (fitted on the ID training features) first,
+    /// any k in 2…D (odd k included); nil keeps all.
     public var pca: Int? = nil
     /// Dequantisation precision ε: training inputs get U(−ε/2, ε/2) noise; bpd is measured at ε.
     public var epsilon = 1.0 / 1024
@@ -145,14 +146,15 @@ public final class LDEDetector: OODDetector {
         let (z, d) = latents(features)
         let n = z.count / d
         guard n >= 1 else { throw DetectorError(detector: name, dataset: train.key, kind: .badTrainingSet("no examples")) }
+        guard d >= 2 else {
+            throw DetectorError(detector: name, dataset: train.key, kind: .badTrainingSet("a coupling flow needs at least 2 dimensions, got \(d)"))
+        }
         var flowRNG = SeededGenerator(seed: rng.next())
         let model: any FlowLayer
         if let flowFactory {
             model = flowFactory(d, &flowRNG)
         } else {
-            guard d % 2 == 0 else {
-                throw DetectorError(detector: name, dataset: train.key, kind: .badTrainingSet("glow-latent needs an even dimension, got \(d)"))
-            }
+            // Odd d is fine: the couplings condition on ⌊d/2⌋ features and transform the rest.
             model = VectorFlows.glowLatent(features: d, blocks: options.blocks, hidden: options.hidden, using: &flowRNG)
         }
         history = try Self.train(model, latents: z, dimension: d, options: options, rng: &flowRNG,

@@ -120,13 +120,8 @@ func oriented(inScores: [Double], outScores: [Double],
 /// - Throws: `MetricsError` for an empty set or a non-finite score.
 public func auroc(inScores: [Double], outScores: [Double]) throws(MetricsError) -> Double {
     try validateScores(inScores: inScores, outScores: outScores)
-    var area = 0.0
-    for point in operatingPoints(positives: inScores, negatives: outScores) {
-        // Each negative in this tie group is beaten by every positive strictly above it and ties
-        // with the group's positives.
-        area += point.dn * ((point.tp - point.dp) + 0.5 * point.dp)
-    }
-    return area / (Double(inScores.count) * Double(outScores.count))
+    return PointMetrics.auroc(operatingPoints(positives: inScores, negatives: outScores),
+                              positives: Double(inScores.count), negatives: Double(outScores.count))
 }
 
 /// False-positive rate at the first threshold whose true-positive rate reaches `tpr` (FPR95 at 0.95).
@@ -153,12 +148,8 @@ public func fprAtTPR(_ tpr: Double = 0.95, inScores: [Double], outScores: [Doubl
     precondition(tpr > 0 && tpr <= 1, "fprAtTPR: target TPR \(tpr) outside (0, 1]")
     try validateScores(inScores: inScores, outScores: outScores)
     let (positives, negatives) = oriented(inScores: inScores, outScores: outScores, positive: positive)
-    let nPos = Double(positives.count), nNeg = Double(negatives.count)
-    // TPR and FPR are non-decreasing as the threshold falls: the first hit has the smallest FPR.
-    for point in operatingPoints(positives: positives, negatives: negatives) where point.tp / nPos >= tpr {
-        return point.fp / nNeg
-    }
-    return 1  // unreachable: the last point has TPR = 1
+    return PointMetrics.fpr(atTPR: tpr, operatingPoints(positives: positives, negatives: negatives),
+                            positives: Double(positives.count), negatives: Double(negatives.count))
 }
 
 /// Average precision (AUPR), exactly as sklearn `average_precision_score`.
@@ -177,12 +168,8 @@ public func averagePrecision(inScores: [Double], outScores: [Double],
                              positive: PositiveClass) throws(MetricsError) -> Double {
     try validateScores(inScores: inScores, outScores: outScores)
     let (positives, negatives) = oriented(inScores: inScores, outScores: outScores, positive: positive)
-    let nPos = Double(positives.count)
-    var ap = 0.0
-    for point in operatingPoints(positives: positives, negatives: negatives) where point.dp > 0 {
-        ap += (point.dp / nPos) * (point.tp / (point.tp + point.fp))
-    }
-    return ap
+    return PointMetrics.averagePrecision(operatingPoints(positives: positives, negatives: negatives),
+                                         positives: Double(positives.count))
 }
 
 /// Minimum detection error over thresholds: min_t ½ (1 − TPR(t)) + ½ FPR(t), ID positive.
@@ -196,12 +183,77 @@ public func averagePrecision(inScores: [Double], outScores: [Double],
 /// - Throws: `MetricsError` for an empty set or a non-finite score.
 public func detectionError(inScores: [Double], outScores: [Double]) throws(MetricsError) -> Double {
     try validateScores(inScores: inScores, outScores: outScores)
-    let nPos = Double(inScores.count), nNeg = Double(outScores.count)
-    var best = 0.5
-    for point in operatingPoints(positives: inScores, negatives: outScores) {
-        best = min(best, 0.5 * (1 - point.tp / nPos) + 0.5 * (point.fp / nNeg))
+    return PointMetrics.detectionError(operatingPoints(positives: inScores, negatives: outScores),
+                                       positives: Double(inScores.count), negatives: Double(outScores.count))
+}
+
+/// The metrics as functions of operating points (descending thresholds, cumulative counts), so
+/// the public functions and the bootstrap (`bootstrapMetrics`, which re-weights the points of
+/// one sort) share one definition of each.
+enum PointMetrics {
+    /// Mann–Whitney AUROC with ties counting ½ (`auroc(inScores:outScores:)`).
+    static func auroc(_ points: [OperatingPoint], positives nPos: Double, negatives nNeg: Double) -> Double {
+        var area = 0.0
+        for point in points {
+            // Each negative in this tie group is beaten by every positive strictly above it and ties
+            // with the group's positives.
+            area += point.dn * ((point.tp - point.dp) + 0.5 * point.dp)
+        }
+        return area / (nPos * nNeg)
     }
-    return best
+
+    /// FPR at the first point with TPR ≥ `tpr` (`fprAtTPR`).
+    static func fpr(atTPR tpr: Double, _ points: [OperatingPoint], positives nPos: Double, negatives nNeg: Double) -> Double {
+        // TPR and FPR are non-decreasing as the threshold falls: the first hit has the smallest FPR.
+        for point in points where point.tp / nPos >= tpr {
+            return point.fp / nNeg
+        }
+        return 1  // unreachable: the last point has TPR = 1
+    }
+
+    /// Step-wise average precision (`averagePrecision`).
+    static func averagePrecision(_ points: [OperatingPoint], positives nPos: Double) -> Double {
+        var ap = 0.0
+        for point in points where point.dp > 0 {
+            ap += (point.dp / nPos) * (point.tp / (point.tp + point.fp))
+        }
+        return ap
+    }
+
+    /// Minimum of ½(1 − TPR) + ½ FPR, starting from ½ (`detectionError`).
+    static func detectionError(_ points: [OperatingPoint], positives nPos: Double, negatives nNeg: Double) -> Double {
+        var best = 0.5
+        for point in points {
+            best = min(best, 0.5 * (1 - point.tp / nPos) + 0.5 * (point.fp / nNeg))
+        }
+        return best
+    }
+
+    /// The operating points with the other class positive and the scores negated, from the
+    /// points of `points`' orientation: the same tie groups in reverse order, roles swapped.
+    /// Equal to `operatingPoints` of the negated, swapped scores (−a = −b exactly when a = b).
+    static func swapped(_ points: [OperatingPoint]) -> [OperatingPoint] {
+        var out: [OperatingPoint] = []
+        out.reserveCapacity(points.count)
+        var tp = 0.0, fp = 0.0
+        for p in points.reversed() {
+            tp += p.dn
+            fp += p.dp
+            out.append(OperatingPoint(tp: tp, fp: fp, dp: p.dn, dn: p.dp))
+        }
+        return out
+    }
+
+    /// Every metric of `OODMetrics` from the ID-positive points.
+    static func all(_ idPositive: [OperatingPoint], inCount nIn: Double, outCount nOut: Double) -> OODMetrics {
+        let oodPositive = swapped(idPositive)
+        return OODMetrics(auroc: auroc(idPositive, positives: nIn, negatives: nOut),
+                          fpr95InPositive: fpr(atTPR: 0.95, idPositive, positives: nIn, negatives: nOut),
+                          fpr95OutPositive: fpr(atTPR: 0.95, oodPositive, positives: nOut, negatives: nIn),
+                          auprIn: averagePrecision(idPositive, positives: nIn),
+                          auprOut: averagePrecision(oodPositive, positives: nOut),
+                          detectionError: detectionError(idPositive, positives: nIn, negatives: nOut))
+    }
 }
 
 // MARK: - Bundle
@@ -234,5 +286,23 @@ public struct OODMetrics: Codable, Sendable, Equatable {
         auprIn = try averagePrecision(inScores: inScores, outScores: outScores, positive: .inDistribution)
         auprOut = try averagePrecision(inScores: inScores, outScores: outScores, positive: .outOfDistribution)
         detectionError = try OOD.detectionError(inScores: inScores, outScores: outScores)
+    }
+
+    /// The metrics given value by value (as computed elsewhere, e.g. by the bootstrap).
+    public init(auroc: Double, fpr95InPositive: Double, fpr95OutPositive: Double, auprIn: Double, auprOut: Double,
+                detectionError: Double) {
+        self.auroc = auroc
+        self.fpr95InPositive = fpr95InPositive
+        self.fpr95OutPositive = fpr95OutPositive
+        self.auprIn = auprIn
+        self.auprOut = auprOut
+        self.detectionError = detectionError
+    }
+
+    /// The metrics in a fixed order with their keys: auroc, fpr95InPositive, fpr95OutPositive,
+    /// auprIn, auprOut, detectionError.
+    public var named: [(key: String, value: Double)] {
+        [("auroc", auroc), ("fpr95InPositive", fpr95InPositive), ("fpr95OutPositive", fpr95OutPositive),
+         ("auprIn", auprIn), ("auprOut", auprOut), ("detectionError", detectionError)]
     }
 }

@@ -8,10 +8,13 @@ import Foundation
 /// - textures: `brick.png`, `grass.png`, `gravel.png` (512×512 grey);
 /// - photos: `astronaut.png` (512×512 RGB), `camera.png` (512×512 grey), `chelsea.png`
 ///   (451×300 RGB), `coffee.png` (600×400 RGB), `coins.png` (384×303 grey), `moon.png`
-///   (512×512 grey).
+///   (512×512 grey) — all six are required.
+///
+/// Deviation from the photo list: `rocket` is shipped only as `rocket.jpg` and FlowOOD
+/// has no JPEG decoder (only `PNG`), so the photos set uses the six PNG photographs above.
 ///
 /// Crops are taken at the files' native resolution (no rescaling); colour becomes grey by
-/// `PNG`'s BT.601 luma. The label of a crop is the index of its source in the file list used.
+/// `PNG`'s BT.601 luma. The label of a crop is the index of its source in the file list.
 public enum SkimageCrops {
     /// Where `python3-skimage` installs its sample images.
     public static let defaultDirectory = "/usr/lib/python3/dist-packages/skimage/data"
@@ -22,7 +25,8 @@ public enum SkimageCrops {
     /// The texture files, in label order.
     public static let textureFiles = ["brick.png", "grass.png", "gravel.png"]
 
-    /// The photo files, in label order (of those present).
+    /// The photo files, in label order; every one must be present (no silent fallback).
+    /// `rocket.jpg` is left out: JPEG is not decoded (see the type's documentation).
     public static let photoFiles = ["astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "moon.png"]
 
     /// SHA-256 of each source file (`sha256sum`, python3-skimage on Debian).
@@ -69,29 +73,33 @@ public enum SkimageCrops {
     /// - Throws: `DataError` (a file is missing, with `installHint`) or `PNGError`.
     public static func textures(count: Int, directory: String = directory(),
                                 using rng: inout some RandomNumberGenerator) throws -> LabeledImages {
-        let sources = try textureFiles.map { try load($0, directory: directory) }
-        return crops(of: sources, count: count, side: 28, using: &rng)
+        try texturesWithOrigins(count: count, directory: directory, using: &rng).images
     }
 
-    /// `count` random 28×28 crops of the photos in `photoFiles` that are present in
-    /// `directory`; the label is the index among those present (with all six, the order of
-    /// `photoFiles`).
+    /// `textures(count:directory:using:)` and where each crop lies in its source image.
+    public static func texturesWithOrigins(count: Int, directory: String = directory(),
+                                           using rng: inout some RandomNumberGenerator) throws -> (images: LabeledImages, origins: [CropOrigin]) {
+        let sources = try textureFiles.map { try load($0, directory: directory) }
+        return cropsWithOrigins(of: sources, count: count, side: 28, using: &rng)
+    }
+
+    /// `count` random 28×28 crops of the six photos in `photoFiles`; the label is the index in
+    /// `photoFiles`.
     /// - Parameters:
-    ///   - count: number of crops; crop i comes from present photo i mod (number present).
+    ///   - count: number of crops; crop i comes from photo i mod 6.
     ///   - directory: where the PNG files are; by default `directory()`.
     ///   - rng: draws the crop positions.
-    /// - Throws: `DataError` when none is present (with `installHint`), `PNGError`.
+    /// - Throws: `DataError` naming the first missing photo (with `installHint`), `PNGError`.
     public static func photos(count: Int, directory: String = directory(),
                               using rng: inout some RandomNumberGenerator) throws -> LabeledImages {
-        let present = photoFiles.filter {
-            FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent($0))
-        }
-        guard !present.isEmpty else {
-            throw DataError(path: (directory as NSString).appendingPathComponent(photoFiles[0]),
-                            kind: .missing(hint: installHint))
-        }
-        let sources = try present.map { try load($0, directory: directory) }
-        return crops(of: sources, count: count, side: 28, using: &rng)
+        try photosWithOrigins(count: count, directory: directory, using: &rng).images
+    }
+
+    /// `photos(count:directory:using:)` and where each crop lies in its source image.
+    public static func photosWithOrigins(count: Int, directory: String = directory(),
+                                         using rng: inout some RandomNumberGenerator) throws -> (images: LabeledImages, origins: [CropOrigin]) {
+        let sources = try photoFiles.map { try load($0, directory: directory) }
+        return cropsWithOrigins(of: sources, count: count, side: 28, using: &rng)
     }
 
     /// Decodes one source file from `directory`.
@@ -104,6 +112,13 @@ public enum SkimageCrops {
     /// at a top-left corner drawn uniformly from all positions where the crop fits.
     public static func crops(of sources: [GreyImage], count: Int, side: Int,
                              using rng: inout some RandomNumberGenerator) -> LabeledImages {
+        cropsWithOrigins(of: sources, count: count, side: side, using: &rng).images
+    }
+
+    /// `crops(of:count:side:using:)` and each crop's origin (source index and top-left corner);
+    /// the same draws, so the images are identical.
+    public static func cropsWithOrigins(of sources: [GreyImage], count: Int, side: Int,
+                                        using rng: inout some RandomNumberGenerator) -> (images: LabeledImages, origins: [CropOrigin]) {
         precondition(!sources.isEmpty && count >= 0, "SkimageCrops.crops: \(sources.count) sources, count \(count)")
         for s in sources {
             precondition(s.width >= side && s.height >= side,
@@ -111,6 +126,8 @@ public enum SkimageCrops {
         }
         var pixels = [UInt8](repeating: 0, count: count * side * side)
         var labels = [UInt8](repeating: 0, count: count)
+        var origins: [CropOrigin] = []
+        origins.reserveCapacity(count)
         for i in 0..<count {
             let k = i % sources.count
             let image = sources[k]
@@ -121,7 +138,21 @@ public enum SkimageCrops {
                 pixels.replaceSubrange(to..<(to + side), with: image.pixels[from..<(from + side)])
             }
             labels[i] = UInt8(k)
+            origins.append(CropOrigin(source: k, x: x0, y: y0))
         }
-        return LabeledImages(images: pixels, labels: labels, height: side, width: side)
+        return (LabeledImages(images: pixels, labels: labels, height: side, width: side), origins)
+    }
+}
+
+/// Where a crop was taken: the index of its source image in the list cropped from, and the
+/// top-left corner (x to the right, y down, in source pixels) of the crop.
+public struct CropOrigin: Sendable, Equatable, Codable {
+    public var source: Int
+    public var x: Int
+    public var y: Int
+    public init(source: Int, x: Int, y: Int) {
+        self.source = source
+        self.x = x
+        self.y = y
     }
 }

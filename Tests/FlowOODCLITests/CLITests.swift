@@ -55,8 +55,8 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
                                   checkpoints and resumption.
           score                   Score data sets under a trained flow: per-sample
                                   log-likelihood and bits/dim.
-          evaluate                Evaluate OOD detectors of a trained classifier
-                                  against OOD data sets.
+          evaluate                Evaluate OOD detectors of trained classifiers and
+                                  flows against OOD data sets.
           bench                   Measure train and eval throughput of the reference
                                   models.
           info                    Show the engine's threads, BLAS,
@@ -79,7 +79,14 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         schedule, prints a progress bar, evaluates test accuracy after each epoch, and
         writes model.safetensors, optimizer.safetensors, config.json and state.json
         into --out after every epoch. Rerunning the same command resumes after the last
-        finished epoch; --epochs can be raised to train further.
+        finished epoch; --epochs can be raised to train further. Data come from the
+        catalog (SHA-256 verified): fashion-mnist-train and fashion-mnist-test, or with
+        --classes only the images of those classes
+        (fashion-mnist-classes-<c>-…-train/test), labels remapped to their positions in
+        the list (--classes 2,5 trains a 2-way classifier: class 2 is label 0, class 5
+        label 1). config.json records the classes ("fashionMNISTClasses"); flowood
+        evaluate then uses them as the in-distribution set and the other classes as
+        `--ood held-out`.
 
         USAGE: flowood train-classifier <options>
 
@@ -104,9 +111,14 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
                                   --cosine)
           --seed <seed>           Random seed for initialisation and shuffling.
                                   (default: 0)
+          --subset <subset>       Train on a seeded random subset of N training images
+                                  (drawn with --seed; default: all).
           --train-limit <train-limit>
-                                  Use only the first N training images (0 = all
-                                  60,000). (default: 0)
+                                  Use only the first N training images, after --subset
+                                  (0 = all). (default: 0)
+          --classes <classes>     Comma-separated FashionMNIST classes (0-9, at least
+                                  two) to train on; the others are held out. Labels
+                                  become positions in this list. (default: all ten)
           --augment               Augment training images: random shifts of up to 2
                                   pixels and horizontal flips.
           --restart               Ignore an existing run in --out and start again.
@@ -118,44 +130,79 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
 
     @Test func evaluateHelpDocumentsEveryOption() {
         expectSnapshot(FlowOODCommand.helpMessage(for: Evaluate.self, columns: 80), """
-        OVERVIEW: Evaluate OOD detectors of a trained classifier against OOD data sets.
+        OVERVIEW: Evaluate OOD detectors of trained classifiers and flows against OOD
+        data sets.
 
         Fits each detector on the in-distribution training set (the train part of
         --in), scores the --in test set and every --ood set, and prints AUROC, FPR95
         (false-positive rate at 95% true-positive rate, in-distribution positive),
-        AUPR-in and AUPR-out. Scores are higher for more in-distribution inputs. Writes
-        metrics.csv, metrics.json and scores.csv (detector,dataset,index,score) into
-        --out. Classifier features are cached in --cache, keyed by the weights'
-        SHA-256, the data set, count and seed.
+        AUPR-in and AUPR-out, each with a percentile-bootstrap interval (--bootstrap
+        resamples of the ID and OOD scores, stratified, seeded by --seed). Scores are
+        higher for more in-distribution inputs. Classifier detectors (msp, odin,
+        energy, react, mahalanobis, knn, lde) use --classifier runs; flow detectors use
+        --flow runs (train-flow --run-dir): likelihood scores -bpd, typicality -|bpd -
+        mean training bpd|, through the same scorer as flowood score. Several
+        comma-separated runs (one per seed) are evaluated alike and aggregated as mean
+        ± sample standard deviation per detector and OOD set. Tabular sets
+        (tabular-<set>-<class>-test) work with flow detectors only. A classifier
+        trained with --classes sets the in-distribution classes; --ood held-out names
+        the other classes. Writes metrics.csv (one row per detector, run and OOD set,
+        with interval columns), aggregate.csv (mean and std over runs), metrics.json
+        and scores.csv
+        (detector,run,dataset,count,seed,index,source,source_index,crop_x,crop_y,score;
+        see README, "Score files") into --out. Classifier features are cached in
+        --cache, keyed by the weights' SHA-256, the data set, count, seed and the
+        SHA-256 of the examples' pixels. Digits is our MNIST stand-in (scikit-learn's
+        8x8 digits rendered MNIST-style).
 
         USAGE: flowood evaluate <options>
 
         OPTIONS:
           --classifier <classifier>
-                                  Classifier checkpoint directory (from `flowood
-                                  train-classifier`). (default: runs/cnn-fmnist)
-          --detectors <detectors> Comma-separated detectors:
-                                  msp,odin,energy,react,mahalanobis,knn,lde. (default:
-                                  msp,odin,energy,react,mahalanobis,knn,lde)
+                                  Comma-separated classifier run directories from
+                                  `flowood train-classifier`, one per seed (results are
+                                  aggregated over them). (default: runs/cnn-fmnist when
+                                  a classifier detector is chosen)
+          --flow <flow>           Comma-separated flow run directories from `flowood
+                                  train-flow --run-dir`, one per seed, for the
+                                  likelihood and typicality detectors (latest
+                                  checkpoint).
+          --detectors <detectors> Comma-separated detectors: classifier detectors
+                                  msp,odin,energy,react,mahalanobis,knn,lde; flow
+                                  detectors likelihood,typicality. (default: the
+                                  classifier detectors, unless only --flow is given or
+                                  --in is tabular; plus the flow detectors with --flow)
           --in <in>               In-distribution test set: fashion-mnist-test,
                                   fashion-mnist-classes-<c>-…-test or
-                                  tabular-<set>-<class>-test. (default:
+                                  tabular-<set>-<class>-test (flow detectors only).
+                                  (default: the classifier's classes, else
                                   fashion-mnist-test)
-          --ood <ood>             Comma-separated OOD sets: digits, textures, photos,
-                                  gaussian-noise, uniform-noise, constant,
-                                  fashion-mnist-inverted, fashion-mnist-flipped,
-                                  fashion-mnist-classes-<c>-…-test,
+          --ood <ood>             Comma-separated OOD sets: digits (our MNIST stand-in:
+                                  scikit-learn's 8x8 digits rendered MNIST-style),
+                                  textures, photos, gaussian-noise, uniform-noise,
+                                  constant, fashion-mnist-inverted,
+                                  fashion-mnist-flipped,
+                                  fashion-mnist-classes-<c>-…-test, held-out (the
+                                  FashionMNIST classes outside --in),
                                   tabular-<wine|breast-cancer>-<class>-test. (default:
                                   digits,textures,photos)
-          --subset <subset>       At most this many examples per evaluated set
-                                  (generated sets: exactly this many; default 10,000).
+          --subset <subset>       At most this many examples per evaluated set, a
+                                  seeded random subset (generated sets: exactly this
+                                  many; default 10,000).
           --train-count <train-count>
                                   At most this many in-distribution training examples
-                                  to fit the detectors on (default: all).
-          --seed <seed>           Seed of the subsets, generated sets and detector
-                                  fitting. (default: 0)
-          --out <out>             Output directory for metrics.csv, metrics.json and
-                                  scores.csv. (default: runs/evaluate)
+                                  (seeded random subset) to fit the detectors on
+                                  (default: all).
+          --seed <seed>           Seed of the subsets, generated sets, detector
+                                  fitting, flow dequantisation noise and bootstrap.
+                                  (default: 0)
+          --bootstrap <bootstrap> Bootstrap resamples per detector, run and OOD set for
+                                  the confidence intervals; 0 disables them. (default:
+                                  1000)
+          --confidence <confidence>
+                                  Coverage of the bootstrap intervals. (default: 0.95)
+          --out <out>             Output directory for metrics.csv, aggregate.csv,
+                                  metrics.json and scores.csv. (default: runs/evaluate)
           --data-dir <data-dir>   Data directory or root (default: FLOWOOD_DATA, then
                                   the installed packages).
           --cache <cache>         Feature cache directory. (default:
@@ -174,13 +221,20 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
           --lde-epochs <lde-epochs>
                                   LDE flow training epochs. (default: 1)
           --lde-pca <lde-pca>     LDE: reduce features to this many principal
-                                  components first.
+                                  components first (at least 2; odd numbers work).
           --lde-raw               LDE: raw features instead of L2-normalised ones.
           --lde-lr <lde-lr>       LDE Adam learning rate. (default: 0.0001)
           --lde-blocks <lde-blocks>
                                   LDE glow-latent blocks. (default: 10)
           --lde-hidden <lde-hidden>
                                   LDE glow-latent coupling hidden width. (default: 2048)
+          --typicality-count <typicality-count>
+                                  Typicality: estimate the mean training bpd on a
+                                  seeded random subset of at most N training examples.
+                                  (default: 2000)
+          --flow-batch-size <flow-batch-size>
+                                  Flow detectors: samples per forward pass. (default:
+                                  100)
           --version               Show the version.
           -h, --help              Show help information.
 
@@ -316,16 +370,25 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
 
         Loads the latest checkpoint of a train-flow run directory (or the snapshot of
         --epoch), evaluates it in evaluation mode without gradients, and writes one CSV
-        row per sample: dataset,index,log_likelihood_nats,bits_per_dim. Images use bpd
-        = -log p(v)/(D ln 2) + 8 (256 levels); vector models use the latent definition
-        -log2 p(z)/D - log2(1/1024). The dequantisation noise and the generated data
-        sets are seeded by --seed. A non-finite score is an error naming the sample.
-        The CSV is written atomically; a summary per data set goes to standard output.
-        Data sets: fashion-mnist-train, fashion-mnist-test, digits, textures, photos,
-        gaussian-noise, uniform-noise, constant, fashion-mnist-inverted,
-        fashion-mnist-flipped.
+        row per sample:
+        dataset,count,seed,index,source,source_index,crop_x,crop_y,log_likelihood_nats,bits_per_dim.
+        dataset, count and seed reproduce the load (the catalog's seeded subset); index
+        is the position in it; source and source_index name the file and the 0-based
+        record in it (IDX image, CSV row without header) and crop_x, crop_y the
+        top-left corner of a 28x28 crop (texture and photo sets); generated noise has
+        source "generated". Images use bpd = -log p(v)/(D ln 2) + 8 (256 levels);
+        vector models use the latent definition -log2 p(z)/D - log2(1/1024). The
+        dequantisation noise and the data subsets are seeded by --seed. Tabular sets
+        are standardised with the training statistics of the class the run was trained
+        on (or of --standardize-like). A non-finite score is an error naming the
+        sample. The CSV is written atomically; a summary per data set goes to standard
+        output. Data sets (SHA-256 verified): fashion-mnist-train, fashion-mnist-test,
+        digits, textures, photos, gaussian-noise, uniform-noise, constant,
+        fashion-mnist-inverted, fashion-mnist-flipped,
+        fashion-mnist-classes-<c>-…-<train|test>,
+        tabular-<breast-cancer|wine>-<class>-<train|test>.
 
-        USAGE: flowood score --run-dir <run-dir> --data <data> --out <out> [--epoch <epoch>] [--subset <subset>] [--data-dir <data-dir>] [--batch-size <batch-size>] [--seed <seed>]
+        USAGE: flowood score --run-dir <run-dir> --data <data> --out <out> [--epoch <epoch>] [--subset <subset>] [--data-dir <data-dir>] [--batch-size <batch-size>] [--seed <seed>] [--standardize-like <standardize-like>]
 
         OPTIONS:
           --run-dir <run-dir>     Run directory written by train-flow.
@@ -334,14 +397,19 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
           --epoch <epoch>         Score the snapshot of this epoch (needs
                                   --keep-snapshots in training) instead of the latest
                                   checkpoint.
-          --subset <subset>       Use only the first N images of each data set
-                                  (generated sets: N images; default 2000).
+          --subset <subset>       Score a seeded random subset of N examples of each
+                                  data set (generated sets: N examples; default: all,
+                                  generated 2000).
           --data-dir <data-dir>   Data root, like FLOWOOD_DATA (default: FLOWOOD_DATA,
                                   then the Debian package paths).
           --batch-size <batch-size>
                                   Samples per forward pass. (default: 256)
-          --seed <seed>           Seed of the dequantisation noise and of the generated
-                                  data sets. (default: 0)
+          --seed <seed>           Seed of the dequantisation noise, the subsets and the
+                                  generated data sets. (default: 0)
+          --standardize-like <standardize-like>
+                                  Standardise tabular sets with the training statistics
+                                  of this tabular set's class (default: the run's
+                                  training set).
           --version               Show the version.
           -h, --help              Show help information.
 
@@ -358,6 +426,7 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         let parsed = try FlowOODCommand.parseAsRoot([
             "train-classifier", "--data-dir", "/data", "--out", "runs/x", "--epochs", "3", "--batch-size", "64",
             "--lr", "0.01", "--weight-decay", "0.05", "--no-cosine", "--seed", "9", "--train-limit", "100", "--restart",
+            "--subset", "2000", "--classes", "0, 2,4",
         ])
         let command = try #require(parsed as? TrainClassifier)
         #expect(command.dataDir == "/data")
@@ -366,6 +435,15 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         #expect(command.epochs == 3 && command.batchSize == 64 && command.seed == 9 && command.trainLimit == 100)
         #expect(command.lr == 0.01 && command.weightDecay == 0.05)
         #expect(!command.cosine && command.restart)
+        let classes = try command.classList
+        #expect(command.subset == 2000 && classes == [0, 2, 4])
+    }
+
+    @Test func classesAreChecked() {
+        expectParseError(["train-classifier", "--classes", "0,10"], message: "--classes must list FashionMNIST classes 0-9 separated by commas, got '0,10'")
+        expectParseError(["train-classifier", "--classes", "1,1,2"], message: "--classes lists a class twice: '1,1,2'")
+        expectParseError(["train-classifier", "--classes", "4"], message: "--classes needs at least two classes to train a classifier")
+        expectParseError(["train-classifier", "--subset", "0"], message: "--subset must be at least 1")
     }
 
     @Test func defaultsMatchTheReferenceRun() throws {
@@ -373,6 +451,8 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         #expect(command.dataDir == nil && command.out == "runs/cnn-fmnist")
         #expect(command.epochs == 15 && command.batchSize == 128 && command.lr == 3e-3)
         #expect(command.weightDecay == 0 && command.cosine && command.seed == 0 && command.trainLimit == 0 && !command.restart)
+        let classes = try command.classList
+        #expect(command.subset == nil && command.classes == nil && classes == nil)
     }
 
     @Test func rejectsNonPositiveSettings() {
@@ -459,44 +539,109 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
     }
 }
 
+private let fashionInstalled = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+private let wineInstalled = FileManager.default.fileExists(atPath: ScikitLearnData.path(of: "wine_data.csv", dataRoot: nil))
+private let skimageInstalled = FileManager.default.fileExists(atPath: SkimageCrops.defaultDirectory + "/brick.png")
+
+/// Parses and runs a command line in-process, throwing the command's typed error.
+private func execute(_ arguments: [String]) throws {
+    switch try FlowOODCommand.parseAsRoot(arguments) {
+    case let c as Evaluate: try c.execute()
+    case let c as TrainClassifier: try c.execute()
+    case let c as TrainFlow: try c.execute()
+    case let c as ScoreFlow: try c.execute()
+    case let other: Issue.record("unexpected command \(other)")
+    }
+}
+
+/// The error message of a command line that parses but fails when run.
+private func runFailure(_ arguments: [String]) -> String? {
+    do {
+        try execute(arguments)
+        return nil
+    } catch {
+        return "\(error)"
+    }
+}
+
+/// The lines of a CSV file, split into fields (no quoted fields expected).
+private func csv(_ url: URL) throws -> [[String]] {
+    try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+}
+
 @Suite struct EvaluateArguments {
-    @Test func defaultsAreAllDetectorsAgainstDigitsTexturesPhotos() throws {
+    @Test func defaultsAreTheClassifierDetectorsAgainstDigitsTexturesPhotos() throws {
         let command = try #require(try FlowOODCommand.parseAsRoot(["evaluate"]) as? Evaluate)
         #expect(command.detectorList == ["msp", "odin", "energy", "react", "mahalanobis", "knn", "lde"])
-        #expect(command.inDistribution == "fashion-mnist-test" && command.oodList == ["digits", "textures", "photos"])
-        #expect(command.classifier == "runs/cnn-fmnist" && command.out == "runs/evaluate" && command.seed == 0)
+        #expect(command.inDistribution == nil && command.oodList == ["digits", "textures", "photos"])
+        #expect(command.classifierDirectories == ["runs/cnn-fmnist"] && command.flowList == nil)
+        #expect(command.out == "runs/evaluate" && command.seed == 0 && command.bootstrap == 1000 && command.confidence == 0.95)
         #expect(command.subset == nil && command.trainCount == nil && !command.noCache)
         #expect(command.odinTemperature == 1000 && command.odinEpsilon == 0.0014 && command.reactPercentile == 90)
         #expect(command.knnK == 50 && command.ldeEpochs == 1 && command.ldePca == nil && !command.ldeRaw && command.ldeLr == 1e-4)
+        #expect(command.typicalityCount == 2000 && command.flowBatchSize == 100)
+    }
+
+    @Test func detectorDefaultsFollowTheModelsGiven() throws {
+        func detectors(_ arguments: [String]) throws -> [String] {
+            try #require(try FlowOODCommand.parseAsRoot(["evaluate"] + arguments) as? Evaluate).detectorList
+        }
+        #expect(try detectors(["--flow", "f"]) == ["likelihood", "typicality"])
+        #expect(try detectors(["--flow", "f", "--classifier", "c"]) == Evaluate.classifierDetectorNames + ["likelihood", "typicality"])
+        #expect(try detectors(["--flow", "f", "--in", "tabular-wine-0-test", "--ood", "tabular-wine-1-test"]) == ["likelihood", "typicality"])
+        let flowOnly = try #require(try FlowOODCommand.parseAsRoot(["evaluate", "--flow", "f"]) as? Evaluate)
+        #expect(flowOnly.classifierDirectories.isEmpty, "no classifier is loaded for flow detectors")
     }
 
     @Test func parsesEveryOption() throws {
         let parsed = try FlowOODCommand.parseAsRoot([
-            "evaluate", "--classifier", "c", "--detectors", "msp, knn", "--in", "fashion-mnist-classes-0-1-test",
-            "--ood", "fashion-mnist-classes-2-test,constant", "--subset", "100", "--train-count", "500", "--seed", "4",
+            "evaluate", "--classifier", "c1, c2", "--flow", "f1,f2", "--detectors", "msp, knn,likelihood",
+            "--in", "fashion-mnist-classes-0-1-test", "--ood", "fashion-mnist-classes-2-test,constant,held-out", "--subset", "100",
+            "--train-count", "500", "--seed", "4", "--bootstrap", "50", "--confidence", "0.9",
             "--out", "o", "--data-dir", "d", "--cache", "k", "--no-cache", "--odin-temperature", "10", "--odin-epsilon", "0",
-            "--react-percentile", "95", "--knn-k", "5", "--lde-epochs", "2", "--lde-pca", "64", "--lde-raw", "--lde-lr", "0.001",
-            "--lde-blocks", "4", "--lde-hidden", "256",
+            "--react-percentile", "95", "--knn-k", "5", "--lde-epochs", "2", "--lde-pca", "63", "--lde-raw", "--lde-lr", "0.001",
+            "--lde-blocks", "4", "--lde-hidden", "256", "--typicality-count", "300", "--flow-batch-size", "32",
         ])
         let command = try #require(parsed as? Evaluate)
-        #expect(command.detectorList == ["msp", "knn"] && command.oodList == ["fashion-mnist-classes-2-test", "constant"])
-        #expect(command.classifier == "c" && command.out == "o" && command.dataDir == "d" && command.cache == "k" && command.noCache)
-        #expect(command.subset == 100 && command.trainCount == 500 && command.seed == 4)
+        #expect(command.detectorList == ["msp", "knn", "likelihood"])
+        #expect(command.oodList == ["fashion-mnist-classes-2-test", "constant", "held-out"])
+        #expect(command.classifierDirectories == ["c1", "c2"] && command.flowList == ["f1", "f2"])
+        #expect(command.out == "o" && command.dataDir == "d" && command.cache == "k" && command.noCache)
+        #expect(command.subset == 100 && command.trainCount == 500 && command.seed == 4 && command.bootstrap == 50 && command.confidence == 0.9)
         #expect(command.odinTemperature == 10 && command.odinEpsilon == 0 && command.reactPercentile == 95 && command.knnK == 5)
-        #expect(command.ldeEpochs == 2 && command.ldePca == 64 && command.ldeRaw && command.ldeLr == 0.001)
-        #expect(command.ldeBlocks == 4 && command.ldeHidden == 256)
-        #expect(command.makeDetectors(FeatureExtractor(classifier: Classifier(ClassifierConfig()))).map(\.name) == ["msp", "knn"])
+        #expect(command.ldeEpochs == 2 && command.ldePca == 63 && command.ldeRaw && command.ldeLr == 0.001)
+        #expect(command.ldeBlocks == 4 && command.ldeHidden == 256 && command.typicalityCount == 300 && command.flowBatchSize == 32)
+        #expect(command.makeClassifierDetectors(FeatureExtractor(classifier: Classifier(ClassifierConfig()))).map(\.name) == ["msp", "knn"])
     }
 
-    @Test func rejectsUnknownDetectorsAndDataSets() {
+    @Test func rejectsInconsistentChoices() {
         expectParseError(["evaluate", "--detectors", "msp,mahalonobis"],
-                         message: "unknown detector 'mahalonobis'; choose from msp,odin,energy,react,mahalanobis,knn,lde")
+                         message: "unknown detector 'mahalonobis'; choose from msp,odin,energy,react,mahalanobis,knn,lde,likelihood,typicality")
         expectParseError(["evaluate", "--detectors", "msp,msp"], message: "--detectors lists a detector twice")
         expectParseError(["evaluate", "--ood", "mnist"], message: DataSpecError(key: "mnist").description)
         expectParseError(["evaluate", "--in", "digits"], message: "--in digits has no training part to fit the detectors on")
         expectParseError(["evaluate", "--subset", "0"], message: "--subset must be at least 1")
-        expectParseError(["evaluate", "--lde-pca", "3"], message: "--lde-pca must be even and at least 2")
+        expectParseError(["evaluate", "--lde-pca", "1"], message: "--lde-pca must be at least 2")
         expectParseError(["evaluate", "--knn-k", "0"], message: "--knn-k must be at least 1")
+        expectParseError(["evaluate", "--bootstrap=-1"], message: "--bootstrap must be non-negative (0 disables the intervals)")
+        expectParseError(["evaluate", "--confidence", "1"], message: "--confidence must be in (0, 1)")
+        expectParseError(["evaluate", "--detectors", "likelihood"],
+                         message: "detectors likelihood need a flow: pass --flow <run directory> (from flowood train-flow --run-dir)")
+        expectParseError(["evaluate", "--flow", "f", "--detectors", "msp"],
+                         message: "--flow is given but no flow detector (likelihood,typicality) is chosen")
+        expectParseError(["evaluate", "--classifier", "c", "--detectors", "likelihood", "--flow", "f"],
+                         message: "--classifier is given but no classifier detector (msp,odin,energy,react,mahalanobis,knn,lde) is chosen")
+        expectParseError(["evaluate", "--classifier", "a,a"], message: "--classifier lists a directory twice")
+        // Classifier detectors on tabular data: say what works instead.
+        expectParseError(["evaluate", "--in", "tabular-wine-0-test", "--ood", "tabular-wine-1-test"],
+                         message: "the tabular set tabular-wine-0-test can only be evaluated with the flow detectors: pass --flow "
+                            + "<run directory of a vector flow trained on the in-distribution class>")
+        expectParseError(["evaluate", "--in", "tabular-wine-0-test", "--ood", "tabular-wine-1-test", "--detectors", "msp,odin,energy,react,mahalanobis,knn,lde"],
+                         message: "classifier detectors (msp,odin,energy,react,mahalanobis,knn,lde) score images through a classifier and "
+                            + "cannot evaluate the tabular set tabular-wine-0-test; use the flow detectors: --flow <run directory of a vector flow trained on "
+                            + "the in-distribution class> --detectors likelihood,typicality")
+        expectParseError(["evaluate", "--flow", "f", "--ood", "tabular-wine-1-test"],
+                         message: "tabular OOD sets need a tabular --in (tabular-<set>-<class>-test), got --in fashion-mnist-test")
     }
 
     @Test func aMissingCheckpointIsAUserError() throws {
@@ -512,25 +657,141 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         }
     }
 
-    @Test func evaluatesAnUntrainedCheckpointEndToEnd() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") else { return }
+    @Test(.enabled(if: fashionInstalled && skimageInstalled, "dataset-fashion-mnist or python3-skimage is not installed"))
+    func evaluatesTwoUntrainedCheckpointsWithIntervalsAndAggregates() throws {
         try withTemporaryDirectory { dir in
-            let config = ClassifierConfig(seed: 3)
-            let checkpoint = dir.appendingPathComponent("clf")
-            try Checkpoint.save(Classifier(config), config: config, to: checkpoint)
+            var checkpoints: [String] = []
+            for seed in [3, 4] as [UInt64] {
+                let config = ClassifierConfig(seed: seed)
+                let checkpoint = dir.appendingPathComponent("clf\(seed)")
+                try Checkpoint.save(Classifier(config), config: config, to: checkpoint)
+                checkpoints.append(checkpoint.path)
+            }
             let out = dir.appendingPathComponent("eval")
-            var command = try FlowOODCommand.parseAsRoot([
-                "evaluate", "--classifier", checkpoint.path, "--detectors", "msp,energy,knn", "--ood", "constant,uniform-noise",
-                "--subset", "20", "--train-count", "60", "--knn-k", "5", "--out", out.path, "--cache", dir.appendingPathComponent("cache").path,
+            try execute([
+                "evaluate", "--classifier", checkpoints.joined(separator: ","), "--detectors", "msp,energy,knn", "--ood", "constant,textures",
+                "--subset", "20", "--train-count", "60", "--knn-k", "5", "--bootstrap", "40", "--out", out.path,
+                "--cache", dir.appendingPathComponent("cache").path,
             ])
-            try command.run()
-            let metrics = try String(contentsOf: out.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
-            #expect(metrics.count == 1 + 3 * 2)
-            #expect(metrics[1].hasPrefix("msp,fashion-mnist-test,constant,20,20,"))
-            let scores = try String(contentsOf: out.appendingPathComponent("scores.csv"), encoding: .utf8).split(separator: "\n")
-            #expect(scores.count == 1 + 3 * 60)
-            // Features of the four sets were cached (train, test, two OOD sets).
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache").path).count == 4)
+            let metrics = try csv(out.appendingPathComponent("metrics.csv"))
+            #expect(metrics.count == 1 + 3 * 2 * 2)
+            #expect(metrics[1][0...5] == ["msp", checkpoints[0], "fashion-mnist-test", "constant", "20", "20"])
+            #expect(metrics[3][0...1] == ["msp", checkpoints[1]])
+            for row in metrics.dropFirst() {
+                let value = try #require(Double(row[6])), low = try #require(Double(row[7])), high = try #require(Double(row[8]))
+                #expect(low <= high && low >= 0 && high <= 1 && value >= 0, "\(row)")
+            }
+            let aggregate = try csv(out.appendingPathComponent("aggregate.csv"))
+            #expect(aggregate.count == 1 + 3 * 2 && aggregate[1][0...3] == ["msp", "fashion-mnist-test", "constant", "2"])
+            let a = try #require(Double(metrics[1][6])), b = try #require(Double(metrics[3][6]))
+            #expect(abs(try #require(Double(aggregate[1][4])) - (a + b) / 2) < 1e-12)
+            #expect(abs(try #require(Double(aggregate[1][5])) - abs(a - b) / 2.0.squareRoot()) < 1e-12)
+
+            let scores = try csv(out.appendingPathComponent("scores.csv"))
+            #expect(scores[0] == EvaluationResult.scoresHeader.split(separator: ",").map(String.init))
+            #expect(scores.count == 1 + 3 * 2 * 60)
+            // Find each example again: the test images by their index in the IDX file, the
+            // texture crops by file and corner.
+            let test = try DataSpec.fashionMNIST(.test).load()
+            let subset = try DataSpec.fashionMNIST(.test).load(count: 20, seed: 0)
+            for row in scores.dropFirst() where row[2] == "fashion-mnist-test" {
+                #expect(row[3] == "20" && row[4] == "0" && row[6] == "t10k-images-idx3-ubyte.gz")
+                let i = try #require(Int(row[5])), j = try #require(Int(row[7]))
+                #expect(subset.images!.images[(i * 784)..<((i + 1) * 784)] == test.images!.images[(j * 784)..<((j + 1) * 784)])
+            }
+            let textures = scores.filter { $0[2] == "textures" }
+            #expect(textures.count == 3 * 2 * 20 && textures.allSatisfy { ["brick.png", "grass.png", "gravel.png"].contains($0[6]) && Int($0[8]) != nil })
+            #expect(scores.filter { $0[2] == "constant" }.allSatisfy { $0[6] == "generated" && $0[8].isEmpty })
+            // Features of the four sets were cached for each classifier (train, test, two OOD sets).
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache").path).count == 8)
+        }
+    }
+
+    @Test(.enabled(if: fashionInstalled, "dataset-fashion-mnist is not installed"))
+    func heldOutClassesFollowTheClassifier() throws {
+        try withTemporaryDirectory { dir in
+            let run = dir.appendingPathComponent("clf").path
+            try execute(["train-classifier", "--classes", "7,1,3", "--epochs", "1", "--subset", "48", "--batch-size", "16", "--out", run])
+            let config = try Checkpoint.readConfig(ClassifierConfig.self, from: URL(fileURLWithPath: run))
+            #expect(config.fashionMNISTClasses == [7, 1, 3] && config.classes == 3)
+            let configText = try String(contentsOfFile: run + "/config.json", encoding: .utf8)
+            #expect(configText.contains("fashionMNISTClasses"), "\(configText)")
+            let state = try JSONDecoder().decode(ClassifierRunState.self, from: Data(contentsOf: URL(fileURLWithPath: run + "/state.json")))
+            #expect(state.options.subset == 48 && state.epochsDone == 1)
+
+            let out = dir.appendingPathComponent("eval")
+            try execute(["evaluate", "--classifier", run, "--detectors", "msp,mahalanobis", "--ood", "held-out,constant", "--subset", "12",
+                         "--train-count", "30", "--bootstrap", "0", "--no-cache", "--out", out.path])
+            let metrics = try csv(out.appendingPathComponent("metrics.csv"))
+            #expect(metrics[1][2...3] == ["fashion-mnist-classes-7-1-3-test", "fashion-mnist-classes-0-2-4-5-6-8-9-test"])
+            #expect(metrics[1][7].isEmpty, "no intervals with --bootstrap 0")
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("metrics.json"))) as? [String: Any]
+            #expect(json?["train"] as? String == "fashion-mnist-classes-7-1-3-train")
+
+            #expect(runFailure(["evaluate", "--classifier", run, "--detectors", "msp", "--in", "fashion-mnist-test", "--no-cache",
+                                "--out", out.path])
+                == "--in fashion-mnist-test does not match classifier \(run), trained on FashionMNIST classes 7,1,3: "
+                + "use --in fashion-mnist-classes-7-1-3-test (or omit --in)")
+            #expect(runFailure(["evaluate", "--classifier", run, "--detectors", "msp", "--ood", "fashion-mnist-classes-3-4-test",
+                                "--no-cache", "--out", out.path])
+                == "--ood fashion-mnist-classes-3-4-test contains class 3, which is in distribution (fashion-mnist-classes-7-1-3-test)")
+        }
+    }
+
+    @Test func heldOutNeedsAClassSubset() throws {
+        let command = try #require(try FlowOODCommand.parseAsRoot(["evaluate", "--ood", "held-out"]) as? Evaluate)
+        #expect(throws: UserError.self) { try command.oodSpecs(inDistribution: .fashionMNIST(.test)) }
+        #expect(try command.oodSpecs(inDistribution: .fashionMNISTClasses([0, 1, 2, 3, 4], .test)) == [.fashionMNISTClasses([5, 6, 7, 8, 9], .test)])
+    }
+
+    @Test(.enabled(if: fashionInstalled, "dataset-fashion-mnist is not installed"))
+    func flowRunDirectoryGivesLikelihoodAndTypicality() throws {
+        try withTemporaryDirectory { dir in
+            let run = dir.appendingPathComponent("flow").path
+            try execute(["train-flow", "--model", "realnvp", "--mid", "4", "--res-blocks", "1", "--batch-size", "8", "--data", "fashion-mnist-train",
+                         "--subset", "16", "--epochs", "1", "--validation-fraction", "0", "--run-dir", run])
+            let out = dir.appendingPathComponent("eval")
+            try execute(["evaluate", "--flow", run, "--ood", "constant", "--subset", "6", "--train-count", "8", "--bootstrap", "30",
+                         "--seed", "2", "--out", out.path])
+            let metrics = try csv(out.appendingPathComponent("metrics.csv"))
+            #expect(metrics.dropFirst().map { $0[0] } == ["likelihood", "typicality"] && metrics[1][1] == run)
+            // The likelihood scores are −bpd of `flowood score` with the same seed and subset.
+            let scored = dir.appendingPathComponent("scores-flow.csv")
+            try execute(["score", "--run-dir", run, "--data", "fashion-mnist-test,constant", "--subset", "6", "--seed", "2", "--out", scored.path])
+            let byScore = try csv(scored).dropFirst()
+            let byEvaluate = try csv(out.appendingPathComponent("scores.csv")).dropFirst().filter { $0[0] == "likelihood" }
+            #expect(byScore.count == 12 && byEvaluate.count == 12)
+            for (s, e) in zip(byScore, byEvaluate) {
+                #expect(s[0] == e[2] && s[1...7] == e[3...9], "same set, count, seed, index and source: \(s) vs \(e)")
+                #expect(try #require(Double(e[10])) == -(try #require(Double(s[9]))))
+            }
+        }
+    }
+
+    @Test(.enabled(if: wineInstalled, "python3-sklearn is not installed"))
+    func tabularEvaluationWithAVectorFlow() throws {
+        try withTemporaryDirectory { dir in
+            let run = dir.appendingPathComponent("wine-flow").path
+            try execute(["train-flow", "--model", "realnvp-vector", "--couplings", "2", "--hidden", "8", "--batch-size", "8",
+                         "--data", "tabular-wine-0-train", "--epochs", "2", "--validation-fraction", "0", "--run-dir", run])
+            let out = dir.appendingPathComponent("eval")
+            try execute(["evaluate", "--flow", run, "--in", "tabular-wine-0-test", "--ood", "tabular-wine-1-test,tabular-wine-2-test",
+                         "--bootstrap", "30", "--out", out.path])
+            let metrics = try csv(out.appendingPathComponent("metrics.csv"))
+            #expect(metrics.count == 1 + 2 * 2)
+            #expect(metrics[1][2...5] == ["tabular-wine-0-test", "tabular-wine-1-test", "18", "21"])
+            let scores = try csv(out.appendingPathComponent("scores.csv"))
+            #expect(scores.dropFirst().allSatisfy { $0[6] == "wine_data.csv" && Int($0[7]) != nil })
+            // `score` standardises the OOD class like the run's training class by default, so it
+            // agrees with evaluate.
+            let scored = dir.appendingPathComponent("s.csv")
+            try execute(["score", "--run-dir", run, "--data", "tabular-wine-1-test", "--out", scored.path])
+            let fromScore = try csv(scored).dropFirst().map { -(Double($0[9]) ?? .nan) }
+            let fromEvaluate = scores.filter { $0[0] == "likelihood" && $0[2] == "tabular-wine-1-test" }.map { Double($0[10]) ?? .nan }
+            #expect(fromScore.count == 21 && fromScore == fromEvaluate)
+            // A flow trained on another class is refused (the standardisation would differ).
+            #expect(runFailure(["evaluate", "--flow", run, "--in", "tabular-wine-1-test", "--ood", "tabular-wine-0-test", "--out", out.path])?
+                .hasPrefix("flow \(run) was trained on tabular-wine-0-train, but the in-distribution training set is tabular-wine-1-train") == true)
         }
     }
 }

@@ -33,9 +33,25 @@ import TestSupport
         }
     }
 
-    @Test func fileHashMatchesTheDocumentedDigitsChecksum() throws {
-        guard FileManager.default.fileExists(atPath: Digits.defaultPath) else { return }
+    @Test(.enabled(if: installed(Digits.defaultPath), "python3-sklearn is not installed"))
+    func fileHashMatchesTheDocumentedDigitsChecksum() throws {
         #expect(try SHA256.hash(fileAt: Digits.defaultPath).hex == Digits.sha256)
+    }
+
+    // reference: sha256sum /usr/lib/python3/dist-packages/sklearn/datasets/data/{breast_cancer,wine_data}.csv
+    // (python3-sklearn 1.2.1, Debian bookworm).
+    @Test(.enabled(if: installed(sklearnPath(.breastCancer)), "python3-sklearn is not installed"))
+    func fileHashMatchesTheDocumentedBreastCancerChecksum() throws {
+        #expect(TabularDataset.breastCancer.sha256 == "fed3eb72d0575ef6192293f5093c6e801b1476b577d0386bf4455504522172ed")
+        #expect(try SHA256.hash(fileAt: sklearnPath(.breastCancer)).hex == TabularDataset.breastCancer.sha256)
+        // The catalog verifies it on load, and the file has the documented shape.
+        let malignant = try DataSpec.tabular(.breastCancer, class: 0, .train).load()
+        #expect(malignant.exampleShape == [30] && malignant.count == 212 - 64)  // round(0.3 · 212) = 64 test rows
+    }
+
+    @Test(.enabled(if: installed(sklearnPath(.wine)), "python3-sklearn is not installed"))
+    func fileHashMatchesTheDocumentedWineChecksum() throws {
+        #expect(try SHA256.hash(fileAt: sklearnPath(.wine)).hex == TabularDataset.wine.sha256)
     }
 }
 
@@ -80,7 +96,10 @@ import TestSupport
 }
 
 private func installed(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+private func sklearnPath(_ set: TabularDataset) -> String { ScikitLearnData.path(of: set.fileName, dataRoot: nil) }
 private let fashionTest = FashionMNIST.defaultDirectory + "/" + FashionMNIST.Split.test.imagesFile
+private let fashionInstalled = installed(fashionTest)
+private let skimageInstalled = SkimageCrops.photoFiles.allSatisfy { installed(SkimageCrops.defaultDirectory + "/" + $0) }
 
 /// Expects a 28×28 image set with values in [0, 1] and `count` examples.
 private func expectImages(_ set: LoadedDataset, count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -99,14 +118,15 @@ private func expectImages(_ set: LoadedDataset, count: Int, sourceLocation: Sour
             expectImages(a, count: 20)
             #expect(a.images!.images == b.images!.images && a.images!.images != c.images!.images, "\(spec)")
             #expect(a.labels == nil && a.identity == "\(spec.key) count=20 seed=1")
+            #expect(a.seed == 1 && a.sources == (0..<20).map { ExampleSource(source: "generated", index: $0) })
         }
         #expect(try DataSpec.constant.load(count: nil).count == DataSpec.defaultGeneratedCount)
         // Different sets with one seed use different streams.
         #expect(try DataSpec.uniformNoise.load(count: 5).images!.images != DataSpec.constant.load(count: 5).images!.images)
     }
 
-    @Test func fashionMNISTSubsamplesAreSeededDistinctAndOrdered() throws {
-        guard installed(fashionTest) else { return }
+    @Test(.enabled(if: fashionInstalled, "dataset-fashion-mnist is not installed"))
+    func fashionMNISTSubsamplesAreSeededDistinctAndOrdered() throws {
         let all = try DataSpec.fashionMNIST(.test).load()
         expectImages(all, count: 10_000)
         let a = try DataSpec.fashionMNIST(.test).load(count: 50, seed: 3)
@@ -124,12 +144,16 @@ private func expectImages(_ set: LoadedDataset, count: Int, sourceLocation: Sour
             positions.append(try #require(match))
         }
         #expect(positions == positions.sorted() && Set(positions).count == 50)
+        // The catalog records those positions as the examples' indices in the IDX file.
+        #expect(a.sourceIndices == positions)
+        #expect(a.sources!.allSatisfy { $0.source == "t10k-images-idx3-ubyte.gz" && $0.cropX == nil })
+        #expect(all.sourceIndices == Array(0..<10_000))
         // A count at or above the size returns the whole set.
         #expect(try DataSpec.fashionMNIST(.test).load(count: 20_000).count == 10_000)
     }
 
-    @Test func transformedAndClassSubsets() throws {
-        guard installed(fashionTest) else { return }
+    @Test(.enabled(if: fashionInstalled, "dataset-fashion-mnist is not installed"))
+    func transformedAndClassSubsets() throws {
         let plain = try DataSpec.fashionMNIST(.test).load(count: 30, seed: 7)
         let inverted = try DataSpec.invertedFashionMNIST.load(count: 30, seed: 7)
         let flipped = try DataSpec.flippedFashionMNIST.load(count: 30, seed: 7)
@@ -152,28 +176,90 @@ private func expectImages(_ set: LoadedDataset, count: Int, sourceLocation: Sour
         #expect(full.labels!.filter { [2, 5, 9].contains($0) }.map { [2: 0, 5: 1, 9: 2][$0]! } == classes.labels!)
         let sub = try DataSpec.fashionMNISTClasses([0, 1], .train).load(count: 40, seed: 1)
         #expect(sub.count == 40 && sub.labels!.allSatisfy { $0 == 0 || $0 == 1 })
+        // Sources: the transformed and class sets point into the original files; undoing the
+        // transform of example i gives image sources[i].index of the file.
+        func image(_ set: LabeledImages, _ i: Int) -> [UInt8] { Array(set.images[(i * pixels)..<((i + 1) * pixels)]) }
+        for i in 0..<30 {
+            let j = inverted.sources![i].index
+            #expect(inverted.sources![i].source == "t10k-images-idx3-ubyte.gz")
+            #expect(image(Synthetic.inverted(inverted.images!), i) == image(full.images!, j))
+            #expect(image(Synthetic.verticallyFlipped(flipped.images!), i) == image(full.images!, flipped.sources![i].index))
+        }
+        for (i, source) in classes.sources!.enumerated() {
+            #expect(image(classes.images!, i) == image(full.images!, source.index) && [2, 5, 9].contains(full.labels![source.index]))
+        }
+        #expect(sub.sources!.allSatisfy { $0.source == "train-images-idx3-ubyte.gz" })
     }
 
-    @Test func digitsTexturesAndPhotos() throws {
-        if installed(Digits.defaultPath) {
-            let digits = try DataSpec.digits.load(count: 40, seed: 1)
-            expectImages(digits, count: 40)
-            #expect(digits.labels!.allSatisfy { (0..<10).contains($0) })
-            #expect(try DataSpec.digits.load().count == Digits.publishedCount)
-        }
-        if installed(SkimageCrops.defaultDirectory + "/brick.png") {
-            let textures = try DataSpec.textures.load(count: 30, seed: 1)
-            expectImages(textures, count: 30)
-            #expect(textures.labels! == (0..<30).map { $0 % 3 })
-            let photos = try DataSpec.photos.load(count: 12, seed: 1)
-            expectImages(photos, count: 12)
-            #expect(try DataSpec.textures.load(count: 30, seed: 1).images!.images == textures.images!.images)
+    @Test(.enabled(if: installed(Digits.defaultPath), "python3-sklearn is not installed"))
+    func digitsAreSubsampledWithTheirRows() throws {
+        let digits = try DataSpec.digits.load(count: 40, seed: 1)
+        expectImages(digits, count: 40)
+        #expect(digits.labels!.allSatisfy { (0..<10).contains($0) })
+        let all = try DataSpec.digits.load()
+        #expect(all.count == Digits.publishedCount)
+        // Example i is row sources[i].index of digits.csv.gz.
+        let pixels = 784
+        for (i, source) in digits.sources!.enumerated() {
+            #expect(source.source == "digits.csv.gz")
+            #expect(digits.images!.images[(i * pixels)..<((i + 1) * pixels)] == all.images!.images[(source.index * pixels)..<((source.index + 1) * pixels)])
+            #expect(digits.labels![i] == all.labels![source.index])
         }
     }
 
-    @Test func tabularSplitsStandardisedWithInDistributionTrainStatistics() throws {
-        let path = ScikitLearnData.path(of: TabularDataset.wine.fileName, dataRoot: nil)
-        guard installed(path) else { return }
+    @Test(.enabled(if: skimageInstalled, "python3-skimage is not installed"))
+    func texturesAndPhotosRecordWhereEachCropLies() throws {
+        let textures = try DataSpec.textures.load(count: 30, seed: 1)
+        expectImages(textures, count: 30)
+        #expect(textures.labels! == (0..<30).map { $0 % 3 })
+        #expect(try DataSpec.textures.load(count: 30, seed: 1).images!.images == textures.images!.images)
+        let photos = try DataSpec.photos.load(count: 12, seed: 1)
+        expectImages(photos, count: 12)
+        #expect(Set(photos.labels!) == Set(0..<6), "every one of the six photos is used")
+        // Cutting the recorded window out of the recorded file gives the crop.
+        for set in [textures, photos] {
+            for (i, source) in set.sources!.enumerated() {
+                let image = try SkimageCrops.load(source.source, directory: SkimageCrops.defaultDirectory)
+                let x = try #require(source.cropX), y = try #require(source.cropY)
+                #expect(source.index == i)
+                for row in 0..<28 {
+                    let crop = set.images!.images[(i * 784 + row * 28)..<(i * 784 + row * 28 + 28)]
+                    let window = image.pixels[((y + row) * image.width + x)..<((y + row) * image.width + x + 28)]
+                    #expect(crop.elementsEqual(window), "\(set.key) crop \(i) row \(row) is not \(source.source) at (\(x), \(y))")
+                }
+            }
+        }
+        #expect(photos.sources!.map(\.source) == (0..<12).map { SkimageCrops.photoFiles[$0 % 6] })
+    }
+
+    @Test(.enabled(if: skimageInstalled, "python3-skimage is not installed"))
+    func aMissingPhotoIsNamedWithItsPackage() throws {
+        try withTemporaryDirectory { dir in
+            let skimage = dir.appendingPathComponent("skimage")
+            try FileManager.default.createDirectory(at: skimage, withIntermediateDirectories: true)
+            for file in SkimageCrops.textureFiles + SkimageCrops.photoFiles where file != "coins.png" {
+                try FileManager.default.copyItem(atPath: SkimageCrops.defaultDirectory + "/" + file, toPath: skimage.appendingPathComponent(file).path)
+            }
+            // Five of six photos present: an error naming coins.png, not a silently smaller set.
+            let error = #expect(throws: DataError.self) { try DataSpec.photos.load(count: 6, dataDir: dir.path) }
+            #expect(error?.path == skimage.appendingPathComponent("coins.png").path)
+            #expect(error?.description.contains("apt-get install python3-skimage") == true)
+            // The same without checksum verification (the decoder reports the missing file).
+            let unverified = #expect(throws: DataError.self) { try DataSpec.photos.load(count: 6, dataDir: dir.path, verify: false) }
+            #expect(unverified?.path == skimage.appendingPathComponent("coins.png").path)
+            #expect(try DataSpec.textures.load(count: 3, dataDir: dir.path).count == 3)
+        }
+    }
+
+    @Test func photoListIsExplicitAndRocketIsDocumentedAsMissing() {
+        #expect(SkimageCrops.photoFiles == ["astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "moon.png"])
+        #expect(DataSpec.photos.sourceFiles(dataDir: "/nowhere").map { ($0.path as NSString).lastPathComponent } == SkimageCrops.photoFiles)
+        #expect(!SkimageCrops.photoFiles.contains { $0.hasPrefix("rocket") })
+    }
+
+    @Test(.enabled(if: installed(sklearnPath(.wine)), "python3-sklearn is not installed"))
+    func tabularSplitsStandardisedWithInDistributionTrainStatistics() throws {
+        let path = sklearnPath(.wine)
         let train = try DataSpec.tabular(.wine, class: 0, .train).load()
         let test = try DataSpec.tabular(.wine, class: 0, .test).load()
         // Class 0 has 59 rows: round(0.3 · 59) = 18 test rows, 41 train rows.
@@ -199,11 +285,17 @@ private func expectImages(_ set: LoadedDataset, count: Int, sourceLocation: Sour
         #expect(ood.identity == "tabular-wine-1-test count=all seed=0 standardized-like=tabular-wine-0-test")
         let tensor = ood.tensor
         #expect(tensor.shape == [21, 13] && tensor.dtype == .float32)
+        // Sources are the data rows of wine_data.csv (0-based, header not counted).
+        #expect(ood.sources!.map(\.source) == Array(repeating: "wine_data.csv", count: 21))
+        #expect(ood.sourceIndices == table.split(class: 1, .test))
+        #expect(ood.sourceIndices!.allSatisfy { table.labels[$0] == 1 })
+        let sub = try DataSpec.tabular(.wine, class: 1, .test).load(count: 5, seed: 2)
+        #expect(sub.count == 5 && Set(sub.sourceIndices!).isSubset(of: table.split(class: 1, .test)))
     }
 
-    @Test func checksumMismatchIsAClearError() throws {
-        let path = ScikitLearnData.path(of: TabularDataset.wine.fileName, dataRoot: nil)
-        guard installed(path) else { return }
+    @Test(.enabled(if: installed(sklearnPath(.wine)), "python3-sklearn is not installed"))
+    func checksumMismatchIsAClearError() throws {
+        let path = sklearnPath(.wine)
         try withTemporaryDirectory { dir in
             let sklearn = dir.appendingPathComponent("sklearn")
             try FileManager.default.createDirectory(at: sklearn, withIntermediateDirectories: true)
@@ -225,9 +317,9 @@ private func expectImages(_ set: LoadedDataset, count: Int, sourceLocation: Sour
         }
     }
 
-    @Test func truncatedCSVNamesTheProblem() throws {
-        let path = ScikitLearnData.path(of: TabularDataset.breastCancer.fileName, dataRoot: nil)
-        guard installed(path) else { return }
+    @Test(.enabled(if: installed(sklearnPath(.breastCancer)), "python3-sklearn is not installed"))
+    func truncatedCSVNamesTheProblem() throws {
+        let path = sklearnPath(.breastCancer)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         // Cut after 100 complete lines: the header declares 569 rows.
         var newlines = 0

@@ -320,9 +320,10 @@ private let skimage = SkimageCrops.defaultDirectory
         #expect(sub.count == 1 && (sub.images == Array(set.images[0..<6]) || sub.images == Array(set.images[6..<12])))
     }
 
-    @Test func transformedFashionMNISTWhenInstalled() throws {
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: FashionMNIST.directory(override: nil) + "/" + FashionMNIST.Split.test.imagesFile),
+                   "dataset-fashion-mnist is not installed"))
+    func transformedFashionMNISTWhenInstalled() throws {
         let dir = FashionMNIST.directory(override: nil)
-        guard FileManager.default.fileExists(atPath: dir + "/" + FashionMNIST.Split.test.imagesFile) else { return }
         let test = try FashionMNIST.load(.test, directory: dir)
         var rng = SeededGenerator(seed: 0)
         let sample = Synthetic.sample(test, size: 100, using: &rng)

@@ -316,6 +316,39 @@ private func auroc(_ detector: any OODDetector, _ id: LoadedDataset, _ ood: Load
         #expect(throws: DetectorError.self) { try TypicalityDetector(flow: flow).scores(DetectorInput(id)) }
     }
 
+    @Test func specDetectorsScoreLikeFlowScorerAndShareTheWork() throws {
+        // A vector flow on 4 features scoring 2×2 "images": the detector reshapes them like
+        // `flowood score` and reports the latent bpd of FlowScorer exactly.
+        let spec = FlowSpec.realNVPVector(features: 4, couplings: 2, hidden: 8, seed: 3)
+        let flow = spec.makeFlow()
+        var rng = SeededGenerator(seed: 4)
+        let pixels = (0..<(6 * 4)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let images = LoadedDataset(key: "tiny", images: LabeledImages(images: pixels, labels: Array(repeating: 0, count: 6), height: 2, width: 2),
+                                   labels: nil)
+        let detector = FlowLikelihoodDetector(flow: flow, spec: spec, seed: 9)
+        let input = DetectorInput(images)
+        let bits = try detector.bitsPerDimension(input)
+        let expected = try FlowScorer(flow: flow, spec: spec, seed: 9).score(FlowData(images.tensor.reshaped([6, 4])), name: "tiny")
+        #expect(bits == expected.bitsPerDimension)
+        #expect(try detector.scores(input) == bits.map { -$0 })
+        // Typicality on the same flow and seed reuses the memoised bpd of the input.
+        let typicality = TypicalityDetector(flow: flow, spec: spec, seed: 9)
+        try fit(typicality, images)
+        let h = try #require(typicality.meanTrainBits)
+        #expect(abs(h - bits.reduce(0, +) / 6) < 1e-12)
+        #expect(try typicality.scores(input) == bits.map { -abs($0 - h) })
+        // fitLimit estimates Ĥ on a seeded subset of the training set.
+        let limited = TypicalityDetector(flow: flow, spec: spec, seed: 9)
+        limited.fitLimit = 2
+        try fit(limited, images, seed: 1)
+        let chosen = try #require(limited.meanTrainBits)
+        #expect(bits.indices.contains { i in bits.indices.contains { j in j > i && abs((bits[i] + bits[j]) / 2 - chosen) < 1e-12 } })
+        // Examples of another size are a clear error.
+        let wrong = LoadedDataset(key: "wide", vectors: [Double](repeating: 0, count: 10), dimension: 5, labels: nil)
+        let error = #expect(throws: DetectorError.self) { try detector.scores(DetectorInput(wrong)) }
+        #expect(error?.description.contains("examples of shape [5] (5 values)") == true, "\(String(describing: error))")
+    }
+
     @Test func nonFiniteLikelihoodNamesTheExample() throws {
         var values = rows(gaussian("x", n: 6, mean: [0, 0, 0, 0], seed: 1)).flatMap { $0 }
         values[4 * 4] = .infinity
@@ -364,10 +397,30 @@ private func auroc(_ detector: any OODDetector, _ id: LoadedDataset, _ ood: Load
         try fit(detector, train)
         #expect(seenDimension == 4 && detector.pca?.outputDimension == 4)
         #expect(try detector.scores(DetectorInput(train)).count == 64)
-        var odd = LDEOptions()
-        odd.pca = 3
-        #expect(throws: DetectorError.self) { try fit(LDEDetector(extractor: nil, options: odd), train) }
         #expect(throws: DetectorError.self) { try LDEDetector(extractor: nil).scores(DetectorInput(train)) }
+    }
+
+    @Test func ldeAcceptsOddDimensions() throws {
+        // The default glow-latent flow on odd dimensions: PCA to 3, and raw 5-dimensional vectors
+        // (the couplings condition on ⌊d/2⌋ features and transform the rest).
+        let train = gaussian("train", n: 64, mean: [1, 2, 3, 4, 5], seed: 1)
+        var options = LDEOptions()
+        options.blocks = 2
+        options.hidden = 8
+        options.normalize = false
+        options.pca = 3
+        let pca = LDEDetector(extractor: nil, options: options)
+        try fit(pca, train)
+        #expect(pca.pca?.outputDimension == 3 && pca.history.count == 1)
+        #expect(try pca.scores(DetectorInput(train)).allSatisfy(\.isFinite))
+        options.pca = nil
+        let raw = LDEDetector(extractor: nil, options: options)
+        try fit(raw, train)
+        #expect(try raw.scores(DetectorInput(train)).count == 64)
+        // One principal component cannot be split by a coupling: a clear error, not a crash.
+        options.pca = 1
+        let error = #expect(throws: DetectorError.self) { try fit(LDEDetector(extractor: nil, options: options), train) }
+        #expect(error?.description.contains("PCA to 1 of 5 dimensions") == true, "\(String(describing: error))")
     }
 }
 

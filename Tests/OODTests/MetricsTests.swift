@@ -188,6 +188,33 @@ private func gaussian(_ n: Int, mean: Double, using rng: inout SeededGenerator) 
         #expect(error?.set == .outOfDistribution)
     }
 
+    @Test func allMetricIntervalsEqualTheOneMetricBootstrap() throws {
+        // Scores rounded to 0.25 so resamples are full of ties; the fast all-metrics bootstrap
+        // (weights over one sort) must give exactly the intervals of resampling and re-sorting.
+        var data = SeededGenerator(seed: 11)
+        let id = gaussian(70, mean: 0.4, using: &data).map { ($0 * 4).rounded() / 4 }
+        let ood = gaussian(45, mean: -0.3, using: &data).map { ($0 * 4).rounded() / 4 }
+        var fast = SeededGenerator(seed: 5)
+        let all = try bootstrapMetrics(inScores: id, outScores: ood, resamples: 120, confidence: 0.9, using: &fast)
+        #expect(all.resamples == 120 && all.confidence == 0.9)
+        let metrics: [(String, (_ id: [Double], _ ood: [Double]) throws(MetricsError) -> Double)] = [
+            ("auroc", { (a, b) throws(MetricsError) in try auroc(inScores: a, outScores: b) }),
+            ("fpr95InPositive", { (a, b) throws(MetricsError) in try fprAtTPR(inScores: a, outScores: b, positive: .inDistribution) }),
+            ("fpr95OutPositive", { (a, b) throws(MetricsError) in try fprAtTPR(inScores: a, outScores: b, positive: .outOfDistribution) }),
+            ("auprIn", { (a, b) throws(MetricsError) in try averagePrecision(inScores: a, outScores: b, positive: .inDistribution) }),
+            ("auprOut", { (a, b) throws(MetricsError) in try averagePrecision(inScores: a, outScores: b, positive: .outOfDistribution) }),
+            ("detectionError", { (a, b) throws(MetricsError) in try detectionError(inScores: a, outScores: b) }),
+        ]
+        for (key, metric) in metrics {
+            var slow = SeededGenerator(seed: 5)
+            let one = try bootstrapInterval(inScores: id, outScores: ood, resamples: 120, confidence: 0.9, using: &slow, metric: metric)
+            #expect(all.interval(key) == one, "\(key): \(String(describing: all.interval(key))) vs \(one)")
+        }
+        #expect(all.auroc.point == (try OODMetrics(inScores: id, outScores: ood)).auroc)
+        let invalid = #expect(throws: MetricsError.self) { try bootstrapMetrics(inScores: [], outScores: [1], using: &fast) }
+        #expect(invalid?.set == .inDistribution)
+    }
+
     @Test func quantileInterpolatesLikeNumpy() {
         // reference: numpy.percentile([1, 2, 3, 4], [2.5, 50, 97.5]) = [1.075, 2.5, 3.925]
         let values: [Double] = [1, 2, 3, 4]

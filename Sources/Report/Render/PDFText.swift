@@ -141,6 +141,9 @@ final class PDFText {
         /// First-line indent (negative for a hanging indent).
         var indent = 0.0
         var wrapCharacters = false
+        /// Break only between words, letting a word wider than `width` overflow (for measuring
+        /// the narrowest a column can be).
+        var wrapWordsOnly = false
     }
 
     /// Lays out `markup` (Pango markup; invalid markup falls back to the escaped text).
@@ -149,7 +152,7 @@ final class PDFText {
         pango_layout_set_font_description(layout, font(family: style.family, size: style.size))
         if let width = style.width {
             pango_layout_set_width(layout, Int32((width * Double(PANGO_SCALE)).rounded(.down)))
-            pango_layout_set_wrap(layout, style.wrapCharacters ? PANGO_WRAP_CHAR : PANGO_WRAP_WORD_CHAR)
+            pango_layout_set_wrap(layout, style.wrapCharacters ? PANGO_WRAP_CHAR : style.wrapWordsOnly ? PANGO_WRAP_WORD : PANGO_WRAP_WORD_CHAR)
         }
         pango_layout_set_justify(layout, style.justify ? 1 : 0)
         pango_layout_set_alignment(layout, style.alignment)

@@ -10,7 +10,7 @@ import Plot
 /// change here changes the kind's results.
 final class Backend: @unchecked Sendable {
     static let trainVersion = "train-1"
-    static let evaluateVersion = "evaluate-2"
+    static let evaluateVersion = "evaluate-3"
     static let curveVersion = "curve-1"
     static let scatterVersion = "scatter-1"
     /// Images per set behind `@Histogram(model:)` in the paper profile.
@@ -455,8 +455,7 @@ final class Backend: @unchecked Sendable {
                 throw BackendError("the flow models \(fspec.dimensions)-dimensional data, the features have \(rows.first?.count ?? 0)")
             }
             var rng = SeededGenerator(seed: 301)
-            let z = StandardNormal.sample([spec.perSet, fspec.dimensions], using: &rng)
-            let x = withoutGrad { model.inverse(z) }.doubles
+            let x = model.sample(count: spec.perSet, using: &rng).doubles
             let d = fspec.dimensions
             for i in 0..<spec.perSet { rows.append(Array(x[(i * d)..<((i + 1) * d)])); group.append(spec.datasets.count) }
             names.append("flow samples")
@@ -520,8 +519,7 @@ final class Backend: @unchecked Sendable {
         let (flow, fspec) = try loadFlow(model)
         guard case .image(let c, let h, let w) = fspec.dataKind else { throw BackendError("samples need an image flow") }
         var rng = SeededGenerator(seed: 400)
-        let z = StandardNormal.sample([spec.count, fspec.dimensions], using: &rng) * spec.temperature
-        let x = withoutGrad { flow.inverse(z) }.doubles
+        let x = flow.sample(count: spec.count, temperature: spec.temperature, using: &rng).doubles
         let plane = h * w
         let perRow = Int(Double(spec.count).squareRoot().rounded(.up))
         var rows: [[PlotImage?]] = []
