@@ -265,7 +265,9 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
         (e.g. {"model": "glow", "levels": 2, "stNet": "highway", "epochs": 2}); options
         on the command line override the file. Data sets: fashion-mnist-train,
         fashion-mnist-test, digits, textures, photos, gaussian-noise, uniform-noise,
-        constant, fashion-mnist-inverted, fashion-mnist-flipped.
+        constant, fashion-mnist-inverted, fashion-mnist-flipped,
+        fashion-mnist-classes-<c>-…-<train|test>,
+        tabular-<breast-cancer|wine>-<class>-<train|test>.
 
         Example: flowood train-flow --data fashion-mnist-train --subset 2000 --epochs 2
         --run-dir runs/realnvp, then flowood score --run-dir runs/realnvp --data
@@ -315,7 +317,8 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
                                   network. (default: 64 glow, 2048 glow-latent, 256
                                   realnvp-vector, 64 residual-flow)
           --data <data>           Training data set. (default: fashion-mnist-train)
-          --subset <subset>       Use only the first N images (generated sets: N
+          --subset <subset>       Use N examples, a seeded random draw without
+                                  replacement kept in file order (generated sets: N
                                   images).
           --data-dir <data-dir>   Data root, like FLOWOOD_DATA (default: FLOWOOD_DATA,
                                   then the Debian package paths).

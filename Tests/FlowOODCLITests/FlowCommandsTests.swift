@@ -89,7 +89,7 @@ private let fashionInstalled = FileManager.default.fileExists(atPath: "/usr/shar
             #expect(record.validationBitsPerDim != nil && record.trainBitsPerDim.isFinite)
             let config = try JSONFile.read(FlowRunConfig.self, from: URL(fileURLWithPath: run + "/config.json"))
             #expect(config.spec == .realNVP(RealNVPConfig(mid: 4, blocks: 1)))
-            #expect(config.options.clipNorm == 100 && config.options.dataName == "gaussian-noise (first 24)")
+            #expect(config.options.clipNorm == 100 && config.options.dataName == "gaussian-noise (24 drawn with the seed)")
 
             // Raising --epochs resumes the same run.
             try execute(["train-flow"] + tinyRealNVP + ["--data", "gaussian-noise", "--subset", "24", "--epochs", "2",

@@ -264,12 +264,12 @@ final class FixtureProject {
             let evaluation = try #require(run.builder.graph.nodes.first { $0.label == Self.evaluateLabel })
             let claim = try #require(run.claim("claim:wine")?.provenance)
             #expect(claim.cacheKey == evaluation.key && claim.seeds == [0])
-            #expect(claim.codeVersion == "render-claim-1, evaluate-2")
+            #expect(claim.codeVersion == "render-claim-1, \(Backend.evaluateVersion)")
             let ledger = try #require(run.table("tab:claims")).provenance
-            #expect(ledger.cacheKey == evaluation.key && ledger.codeVersion == "render-claims-ledger-1, evaluate-2")
-            #expect(run.html.contains("<dt>Code version</dt><dd><code>render-claim-1, evaluate-2</code></dd>"))
+            #expect(ledger.cacheKey == evaluation.key && ledger.codeVersion == "render-claims-ledger-1, \(Backend.evaluateVersion)")
+            #expect(run.html.contains("<dt>Code version</dt><dd><code>render-claim-1, \(Backend.evaluateVersion)</code></dd>"))
             let table = try #require(run.table("tab:wine")).provenance
-            #expect(table.codeVersion == "render-auroc-table-2, evaluate-2")
+            #expect(table.codeVersion == "render-auroc-table-2, \(Backend.evaluateVersion)")
             // Generated files carry no absolute paths.
             #expect(!run.html.contains(root.path))
         }

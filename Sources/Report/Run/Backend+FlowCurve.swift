@@ -58,7 +58,7 @@ extension Backend {
             let inScores = try checkedScores(try scorer.scores(inInput), detector: detector.key, dataset: evaluation.inDistribution.key)
             for (ref, input) in zip(sets, oodInputs) {
                 let outScores = try checkedScores(try scorer.scores(input), detector: detector.key, dataset: ref.key)
-                let m = MetricRecord(metrics: try OODMetrics(inScores: inScores, outScores: outScores), aurocCI: nil)
+                let m = MetricRecord(metrics: try OODMetrics(inScores: inScores, outScores: outScores), intervals: nil)
                 metric[ref.key, default: []].append(m.value(curveMetric))
             }
         }

@@ -10,7 +10,7 @@ import Plot
 /// change here changes the kind's results.
 final class Backend: @unchecked Sendable {
     static let trainVersion = "train-1"
-    static let evaluateVersion = "evaluate-3"
+    static let evaluateVersion = "evaluate-4"
     static let curveVersion = "curve-1"
     static let scatterVersion = "scatter-1"
     /// Images per set behind `@Histogram(model:)` in the paper profile.
@@ -184,16 +184,17 @@ final class Backend: @unchecked Sendable {
     }
 
     private func trainClassifier(_ spec: TrainSpec, backbone: BackboneSpec, seed: Int, work: URL, into out: URL) throws {
-        if case .fashionMNISTClasses = spec.data {
-            // Accepted by the chapter checker; the OOD module's classifier trainer does not take
-            // class subsets yet (its ten-way head and test split are fixed).
-            throw BackendError("training a classifier on a subset of the FashionMNIST classes (\(spec.data.key)) is not implemented yet; train on .fashionMNIST")
-        }
-        guard case .fashionMNIST = spec.data else {
-            throw BackendError("classifiers train on .fashionMNIST(.train) only, got \(spec.data.key)")
+        // All ten classes, or a subset (labels are positions in the list; the other classes are
+        // held out, and the test split is restricted to the same classes).
+        let testRef: DataRef
+        var classes: [Int]? = nil
+        switch spec.data {
+        case .fashionMNIST: testRef = .fashionMNIST(.test)
+        case .fashionMNISTClasses(let c, _): testRef = .fashionMNISTClasses(c, .test); classes = c
+        default: throw BackendError("classifiers train on .fashionMNIST(.train) or .fashionMNISTClasses, got \(spec.data.key)")
         }
         guard let train = try load(spec.data, count: spec.subset, seed: seed).images,
-              let test = try load(.fashionMNIST(.test), count: profile == .smoke ? 512 : nil, seed: 0).images else {
+              let test = try load(testRef, count: profile == .smoke ? 512 : nil, seed: 0).images else {
             throw BackendError("classifier data are not images")
         }
         let architecture: ClassifierArchitecture
@@ -201,7 +202,8 @@ final class Backend: @unchecked Sendable {
         case .cnn: architecture = .cnnFMNIST
         case .resnet(let width): architecture = .resnet(width: width)
         }
-        let config = ClassifierConfig(architecture: architecture, seed: UInt64(seed))
+        let config = ClassifierConfig(architecture: architecture, classes: classes?.count ?? 10, seed: UInt64(seed),
+                                      fashionMNISTClasses: classes)
         var options = ClassifierTrainingOptions()
         options.epochs = spec.epochs
         options.batchSize = spec.batchSize
@@ -354,15 +356,15 @@ final class Backend: @unchecked Sendable {
                 if let like = detector as? FlowLikelihoodDetector { bits = try like.bitsPerDimension(input) }
                 if detector is LDEDetector { bits = scores.map { -$0 } }
                 sets.append(.init(data: ref.key, displayName: names[ref.key] ?? ref.key, scores: scores, bitsPerDim: bits,
-                                  dimensions: dims))
+                                  dimensions: dims, loadSeed: input.data.seed.map(Int.init), sources: input.data.sources))
             }
             var metrics: [String: MetricRecord] = [:]
             var rng2 = SeededGenerator(seed: UInt64(seed) &+ 99)
             for set in sets.dropFirst() {
                 let m = try OODMetrics(inScores: sets[0].scores, outScores: set.scores)
-                let ci = try bootstrapInterval(inScores: sets[0].scores, outScores: set.scores, resamples: profile == .smoke ? 50 : 500,
-                                               using: &rng2, metric: auroc)
-                metrics[set.data] = MetricRecord(metrics: m, aurocCI: ci)
+                let intervals = try bootstrapMetrics(inScores: sets[0].scores, outScores: set.scores,
+                                                     resamples: profile == .smoke ? 50 : 1000, using: &rng2)
+                metrics[set.data] = MetricRecord(metrics: m, intervals: intervals)
             }
             detectors.append(.init(key: d.key, displayName: d.displayName, sets: sets, metrics: metrics,
                                    fitHistory: (detector as? LDEDetector)?.history))
@@ -373,13 +375,17 @@ final class Backend: @unchecked Sendable {
         try Data(scoresCSV(result).utf8).write(to: out.appendingPathComponent("scores.csv"))
     }
 
-    /// Per-sample scores for re-scoring elsewhere: detector, dataset, index, score, bits/dim.
+    /// Per-sample scores for re-scoring elsewhere, in the columns of `flowood evaluate`'s score
+    /// files (`OOD.EvaluationResult.scoresHeader`: `run` is the evaluation seed, `count` and `seed` say
+    /// how the set was drawn, `source`/`source_index`/`crop_x`/`crop_y` where each example came
+    /// from) plus `bits_per_dim` for density detectors.
     func scoresCSV(_ r: EvaluationResult) -> String {
-        var lines = ["detector,dataset,index,score,bits_per_dim"]
+        var lines = [OOD.EvaluationResult.scoresHeader + ",bits_per_dim"]
         for d in r.detectors {
             for set in d.sets {
+                let prefix = "\(csvField(d.key)),seed-\(r.seed),\(csvField(set.data)),\(set.scores.count),\(set.loadSeed.map(String.init) ?? ""),"
                 for (i, s) in set.scores.enumerated() {
-                    lines.append("\(d.key),\(set.data),\(i),\(s),\(set.bitsPerDim.map { String($0[i]) } ?? "")")
+                    lines.append(prefix + "\(i),\(ExampleSource.csvFields(set.sources?[i])),\(s),\(set.bitsPerDim.map { String($0[i]) } ?? "")")
                 }
             }
         }
@@ -425,7 +431,7 @@ final class Backend: @unchecked Sendable {
             let inScores = try checkedScores(try det.scores(inInput), detector: d.key, dataset: evaluation.inDistribution.key)
             for (ref, input) in zip(sets, oodInputs) {
                 let outScores = try checkedScores(try det.scores(input), detector: d.key, dataset: ref.key)
-                let m = try MetricRecord(metrics: OODMetrics(inScores: inScores, outScores: outScores), aurocCI: nil)
+                let m = try MetricRecord(metrics: OODMetrics(inScores: inScores, outScores: outScores), intervals: nil)
                 metric[ref.key, default: []].append(m.value(curveMetric))
             }
             let trainBits = try det.scores(fitInput).map { -$0 }

@@ -242,7 +242,7 @@ struct BlockRenderer {
                 let values = results.compactMap { $0.detector(det.key)?.metrics[ood]?.value(m) }
                 guard !values.isEmpty else { return nil }
                 let (mean, std) = meanAndStd(values)
-                return (mean, std, results.count == 1 ? results[0].detector(det.key)?.metrics[ood]?.aurocCI : nil)
+                return (mean, std, results.count == 1 ? results[0].detector(det.key)?.metrics[ood]?.interval(m) : nil)
             })
         }
         // Best mean per column (bold), among detectors.
@@ -260,7 +260,7 @@ struct BlockRenderer {
                     if results.count > 1 { text += " ± " + m.format(cell.std) }
                     if best[c] == cell.mean && detectors.count > 1 { text = "**\(text)**" }
                     row.append(text)
-                    if m == .auroc, let ci = cell.ci {
+                    if let ci = cell.ci {
                         note.append("95% bootstrap CI \(m.format(ci.lower))–\(m.format(ci.upper))")
                     } else {
                         note.append(results.count > 1 ? "mean ± std over \(results.count) seeds" : "")
@@ -497,7 +497,8 @@ struct BlockRenderer {
             let values = results.compactMap { $0.detector(detector)?.metrics[dataset]?.value(m) }
             guard values.count == results.count, !values.isEmpty else { throw fail("no \(m.rawValue) for detector '\(detector)' on '\(dataset)'") }
             // One seed: the AUROC's bootstrap interval is the uncertainty (95 % ≈ ±1.96 se).
-            let ci = m == .auroc ? results.first?.detector(detector)?.metrics[dataset]?.aurocCI : nil
+            // One seed: the metric's 95 % bootstrap interval is the uncertainty (≈ ±1.96 se).
+            let ci = results.first?.detector(detector)?.metrics[dataset]?.interval(m)
             return summarise(values, oneSeedError: ci.map { ($0.upper - $0.lower) / 3.92 }, format: m.format)
         case .bitsPerDim(let evaluation, let detector, let dataset):
             let results = try builder.evaluationResults(evaluation, for: location)

@@ -24,7 +24,21 @@ public struct TrainResult: Codable, Sendable {
 /// Metrics of one detector on one OOD set (one seed), with the AUROC's 95 % bootstrap interval.
 public struct MetricRecord: Codable, Sendable {
     public var metrics: OODMetrics
-    public var aurocCI: ConfidenceInterval?
+    /// 95 % percentile-bootstrap intervals of every metric (nil where not computed, e.g. curves).
+    public var intervals: MetricIntervals?
+
+    /// The 95 % bootstrap interval of `m`, if computed.
+    public func interval(_ m: MetricKind) -> ConfidenceInterval? {
+        guard let intervals else { return nil }
+        return switch m {
+        case .auroc: intervals.auroc
+        case .fpr95: intervals.fpr95InPositive
+        case .fpr95OODPositive: intervals.fpr95OutPositive
+        case .auprIn: intervals.auprIn
+        case .auprOut: intervals.auprOut
+        case .detectionError: intervals.detectionError
+        }
+    }
 
     public func value(_ m: MetricKind) -> Double {
         switch m {
@@ -52,6 +66,10 @@ public struct EvaluationResult: Codable, Sendable {
         public var bitsPerDim: [Double]?
         /// D of the density (so log-likelihoods can be recovered from bits/dim).
         public var dimensions: Int?
+        /// The seed the set was loaded with and where each example came from (file and index,
+        /// or crop origin), so score files can be re-scored elsewhere.
+        public var loadSeed: Int?
+        public var sources: [ExampleSource]?
     }
     public struct DetectorResult: Codable, Sendable {
         public var key: String
