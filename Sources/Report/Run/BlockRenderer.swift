@@ -353,7 +353,8 @@ struct BlockRenderer {
     func verdict(_ c: ClaimSpec, _ d: LocatedDirective) throws -> (ClaimVerdict, String) {
         guard let key = c.value else { return (.qualitative, "shown, not measured") }
         let v = try resolve(key, at: d.location)
-        let name = key.split(separator: ":").first.map(String.init) ?? key
+        let prefix = key.split(separator: ":").first.map(String.init) ?? key
+        let name = MetricKind(valueName: prefix)?.displayName ?? prefix
         func call(_ difference: Double, _ errors: [Double?], wantPositive: Bool) -> ClaimVerdict {
             ClaimVerdict.judge(difference: difference, standardErrors: errors, expectPositive: wantPositive)
         }
