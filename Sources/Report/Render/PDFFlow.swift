@@ -482,30 +482,31 @@ final class PDFFlowBuilder {
         }
         let total = widths.reduce(0, +) + Double(columns) * 2 * padX
         if total > width {
-            // Wrap the text columns into the room the numeric ones leave, as browsers lay out
-            // automatic tables: every text column gets at least its widest word, and the rest of
-            // the room goes to the columns in proportion to how much more they would like.
-            let fixed = (0..<columns).filter { $0 < alignments.count && alignments[$0] == .right }
-            let fixedWidth = fixed.map { widths[$0] }.reduce(0, +)
-            let flexible = (0..<columns).filter { !fixed.contains($0) }
-            let room = max(width - Double(columns) * 2 * padX - fixedWidth, 20)
+            // Wrap into the page as browsers lay out automatic tables: every column gets at
+            // least its narrowest possible width (its widest word; numbers in the body of a
+            // numeric column never wrap, its header may), and the rest of the room goes to the
+            // columns in proportion to how much more they would like.
+            let numeric = Set((0..<columns).filter { $0 < alignments.count && alignments[$0] == .right })
+            let room = max(width - Double(columns) * 2 * padX, 20)
             var narrowest = [Double](repeating: 0, count: columns)
-            for c in flexible {
-                narrowest[c] = allRows.map { row -> Double in
-                    guard c < row.count else { return 0 }
+            for c in 0..<columns {
+                narrowest[c] = allRows.indices.map { r -> Double in
+                    guard c < allRows[r].count else { return 0 }
+                    let isHeader = !header.isEmpty && r == 0
+                    if numeric.contains(c) && !isHeader { return layouts[r][c].width }
                     var style = PDFText.Style(size: size, width: 1)
                     style.wrapWordsOnly = true
-                    return text.layout(PangoInlineWriter(book: book, size: size).markup(row[c]), style).width
+                    return text.layout(PangoInlineWriter(book: book, size: size).markup(allRows[r][c]), style).width
                 }.max() ?? 0
             }
-            let minimum = flexible.map { narrowest[$0] }.reduce(0, +)
-            let wish = max(flexible.map { widths[$0] - narrowest[$0] }.reduce(0, +), 1e-9)
-            for c in flexible {
+            let minimum = narrowest.reduce(0, +)
+            let wish = max((0..<columns).map { widths[$0] - narrowest[$0] }.reduce(0, +), 1e-9)
+            for c in 0..<columns {
                 widths[c] = minimum >= room ? room * narrowest[c] / max(minimum, 1e-9)
                     : narrowest[c] + (room - minimum) * (widths[c] - narrowest[c]) / wish
             }
             layouts = allRows.map { row in
-                (0..<columns).map { c in cell(c < row.count ? row[c] : [], size: size, column: c, wrap: flexible.contains(c) ? widths[c] : nil) }
+                (0..<columns).map { c in cell(c < row.count ? row[c] : [], size: size, column: c, wrap: widths[c]) }
             }
         }
         // Right- and centre-aligned cells need the column width to align in.

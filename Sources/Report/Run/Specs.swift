@@ -55,7 +55,7 @@ public indirect enum DataRef: Codable, Sendable, Hashable {
         case .constant: "Constant"
         case .invertedFashionMNIST: "FashionMNIST inverted"
         case .flippedFashionMNIST: "FashionMNIST flipped"
-        case .fashionMNISTClasses(let c, let s): "FashionMNIST classes \(c.map(String.init).joined(separator: ",")) (\(s.rawValue))"
+        case .fashionMNISTClasses(let c, let s): "FashionMNIST classes \(classRuns(c)) (\(s.rawValue))"
         case .tabular(let name, let c, let s): "\(name) class \(c) (\(s.rawValue))"
         case .features(_, let of, _, _): "features of \(of.displayName)"
         }
@@ -453,4 +453,22 @@ public struct ChapterSpec: Sendable {
         self.file = file
         self.pieces = pieces
     }
+}
+
+/// Class lists as written for readers: runs of three or more consecutive classes as a range
+/// ([5, 6, 7, 8, 9] → "5–9", [0, 2, 3] → "0, 2, 3").
+func classRuns(_ classes: [Int]) -> String {
+    var parts: [String] = []
+    var i = 0
+    while i < classes.count {
+        var j = i
+        while j + 1 < classes.count && classes[j + 1] == classes[j] + 1 { j += 1 }
+        if j - i >= 2 {
+            parts.append("\(classes[i])–\(classes[j])")
+        } else {
+            parts += classes[i...j].map(String.init)
+        }
+        i = j + 1
+    }
+    return parts.joined(separator: ", ")
 }
