@@ -144,6 +144,9 @@ struct LinalgGradientTests {
         expectGradientsMatchFiniteDifferences(swapped) { $0.logAbsDeterminant() }
         // Through a view: log|det Aᵀ| = log|det A|.
         expectGradientsMatchFiniteDifferences(wellConditioned(3, seed: 913)) { $0.transposed().logAbsDeterminant() }
+        // Larger than LAPACK's block size (64): blocked getrf and getri.
+        expectGradientsMatchFiniteDifferences(wellConditioned(70, seed: 914)) { $0.logAbsDeterminant() }
+        expectGradientsMatchFiniteDifferences(wellConditioned(70, seed: 915)) { $0.transposed().logAbsDeterminant() * 2 }
     }
 
     @Test func inverse() {
