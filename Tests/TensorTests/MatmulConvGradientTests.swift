@@ -57,6 +57,12 @@ struct MatmulConvGradientTests {
                  bias: false, stride: 1, padding: 0),
         ConvCase(testDescription: "3×3 padding 1, 8 input channels (shifted GEMM)", input: [2, 8, 4, 5],
                  weight: [3, 8, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 padding 1, 8→8 (shifted forward, dW and dX)", input: [3, 8, 5, 4],
+                 weight: [8, 8, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 padding 1, 2→8 (unfolded forward, shifted backward)", input: [3, 2, 4, 6],
+                 weight: [8, 2, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "5×5 padding 2, 9→10 (shifted)", input: [2, 9, 6, 5],
+                 weight: [10, 9, 5, 5], bias: false, stride: 1, padding: 2),
     ]
 
     @Test(arguments: conv)
@@ -66,6 +72,34 @@ struct MatmulConvGradientTests {
         expectGradientsMatchFiniteDifferences(inputs) { t in
             t[0].conv2d(t[1], bias: c.bias ? t[2] : nil, stride: c.stride, padding: c.padding)
         }
+    }
+
+    @Test func shiftedConvolutionOverSeveralChunks() {
+        // 64 channels of 28×28 put 4 images in a chunk (2^18 elements of padded planes), so a
+        // batch of 9 runs full and partial chunks on every thread count.
+        let x = normal([9, 64, 28, 28], seed: 621), w = normal([64, 64, 3, 3], scale: 0.05, seed: 622)
+        let b = normal([64], seed: 623)
+        expectGradientsMatchFiniteDifferences([x, w, b], tolerance: 1e-5) { t in
+            t[0].conv2d(t[1], bias: t[2], padding: 1)
+        }
+        // The same numbers without the shifted path: a 3×3 same convolution is the sum over its
+        // taps of 1×1 convolutions (pointwise GEMMs) of the input shifted by the tap, the shift
+        // done by a one-channel convolution with a one-hot kernel (unfolded path).
+        let y = withoutGrad { x.conv2d(w, bias: b, padding: 1) }
+        var reference = withoutGrad { b.reshaped([1, 64, 1, 1]).expanded(to: [9, 64, 28, 28]).contiguous() }
+        for ki in 0..<3 {
+            for kj in 0..<3 {
+                let tap = withoutGrad { w.slice(axis: 2, ki..<(ki + 1)).slice(axis: 3, kj..<(kj + 1)).contiguous() }
+                var oneHot = [Double](repeating: 0, count: 9)
+                oneHot[ki * 3 + kj] = 1
+                let pick = Tensor(oneHot, shape: [1, 1, 3, 3])
+                let shifted = withoutGrad {
+                    x.reshaped([9 * 64, 1, 28, 28]).conv2d(pick, padding: 1).reshaped([9, 64, 28, 28])
+                }
+                reference = withoutGrad { reference + shifted.conv2d(tap) }
+            }
+        }
+        expectClose(y.doubles, reference.doubles, tolerance: 1e-11, relativeTolerance: 1e-11)
     }
 
     @Test func conv2dGradientWithOneOperandConstant() {
