@@ -186,8 +186,10 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
     let pb = bias?.pointer(as: T.self)
     let inSize = g.cin * g.h * g.w, outSize = g.cout * g.p
     let ranges = batchRanges(g.batch)
-    // Weights regrouped per kernel tap, (kh·kw, Cout, Cin), for the shifted-GEMM path.
-    let taps: [T] = g.usesShiftedGEMM ? tapMajorWeights(pw, g) : []
+    // Weights regrouped per kernel tap, (kh·kw, Cout, Cin), for the shifted-GEMM path, or
+    // transformed for Winograd's F(2×2, 3×3), (16, Cout, Cin).
+    let taps: [T] = g.usesWinograd ? winogradWeights(pw, cout: g.cout, cin: g.cin, flipped: false)
+        : g.usesShiftedGEMM ? tapMajorWeights(pw, g) : []
     /// Starts C at the bias (GEMM then accumulates with beta = 1), saving a separate pass.
     @inline(__always) func initOutput(_ c: UnsafeMutablePointer<T>) -> T {
         guard let pb else { return 0 }
@@ -205,6 +207,10 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
                 T.gemm(transA: false, transB: false, m: g.cout, n: g.p, k: g.k, alpha: 1, a: pw, lda: g.k,
                        b: px + b * inSize, ldb: g.p, beta: beta, c: po + b * outSize, ldc: g.p)
             }
+            return
+        }
+        if g.usesWinograd {
+            taps.withUnsafeBufferPointer { winogradConvForward(px, u: $0.baseAddress!, bias: pb, po, g, images: r) }
             return
         }
         if g.usesShiftedGEMM {
@@ -239,6 +245,28 @@ func convBackward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ gy: Tensor, _ dx:
     let wSize = g.cout * g.k
     let ranges = batchRanges(g.batch)
     let pdx = dx?.mutablePointer(as: T.self)
+    if g.usesWinograd {
+        // Per-thread dU partials (16, Cout, Cin), summed in a fixed order, then dW = Gᵀ dU G.
+        let uSize = 16 * g.cout * g.cin
+        let flipped: [T] = dx != nil ? winogradWeights(pw, cout: g.cout, cin: g.cin, flipped: true) : []
+        withScratch(dw == nil ? 0 : uSize * ranges.count, T.self) { partials in
+            flipped.withUnsafeBufferPointer { fb in
+                parallelChunks(ranges.count) { t in
+                    let du: UnsafeMutablePointer<T>? = dw == nil ? nil : partials + t * uSize
+                    du?.update(repeating: 0, count: uSize)
+                    winogradConvBackward(px, pg, uFlipped: fb.isEmpty ? nil : fb.baseAddress!, du: du, pdx, g,
+                                         images: ranges[t])
+                }
+            }
+            guard let dw else { return }
+            for t in 1..<Swift.max(ranges.count, 1) {
+                let p = partials + t * uSize
+                for i in 0..<uSize { partials[i] += p[i] }
+            }
+            winogradWeightGradient(partials, cout: g.cout, cin: g.cin, into: dw.mutablePointer(as: T.self))
+        }
+        return
+    }
     if g.isSameStride1 && g.cin >= 8 {
         // Per-thread tap-major (taps, Cout, Cin) weight-gradient partials, summed in a fixed
         // order (deterministic for a given thread count), then regrouped to (Cout, Cin, kh, kw).

@@ -63,6 +63,12 @@ struct MatmulConvGradientTests {
                  weight: [8, 2, 3, 3], bias: true, stride: 1, padding: 1),
         ConvCase(testDescription: "5×5 padding 2, 9→10 (shifted)", input: [2, 9, 6, 5],
                  weight: [10, 9, 5, 5], bias: false, stride: 1, padding: 2),
+        ConvCase(testDescription: "3×3 padding 1, 16→16 (Winograd, even size)", input: [2, 16, 6, 8],
+                 weight: [16, 16, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 padding 1, 16→17 (Winograd, odd sizes)", input: [3, 16, 5, 7],
+                 weight: [17, 16, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 padding 1, 18→16 (Winograd, 1×1 image)", input: [2, 18, 1, 1],
+                 weight: [16, 18, 3, 3], bias: false, stride: 1, padding: 1),
     ]
 
     @Test(arguments: conv)
@@ -75,8 +81,18 @@ struct MatmulConvGradientTests {
     }
 
     @Test func shiftedConvolutionOverSeveralChunks() {
-        // 64 channels of 28×28 put 4 images in a chunk (2^18 elements of padded planes), so a
-        // batch of 9 runs full and partial chunks on every thread count.
+        // 8 input channels (shifted path, not Winograd) of 28×28: 9 images per chunk (2^16
+        // elements of packed planes), so a batch of 20 runs full and partial chunks.
+        let x = normal([20, 8, 28, 28], seed: 631), w = normal([12, 8, 3, 3], scale: 0.2, seed: 632)
+        let b = normal([12], seed: 633)
+        expectGradientsMatchFiniteDifferences([x, w, b], tolerance: 1e-5) { t in
+            t[0].conv2d(t[1], bias: t[2], padding: 1)
+        }
+    }
+
+    @Test func winogradConvolutionOverSeveralChunks() {
+        // 64 channels of 28×28 (Winograd F(2×2, 3×3)): one image per chunk of about 256 tiles,
+        // so a batch of 9 runs several chunks on every thread count.
         let x = normal([9, 64, 28, 28], seed: 621), w = normal([64, 64, 3, 3], scale: 0.05, seed: 622)
         let b = normal([64], seed: 623)
         expectGradientsMatchFiniteDifferences([x, w, b], tolerance: 1e-5) { t in
@@ -100,6 +116,23 @@ struct MatmulConvGradientTests {
             }
         }
         expectClose(y.doubles, reference.doubles, tolerance: 1e-11, relativeTolerance: 1e-11)
+    }
+
+    @Test func winogradFloat32AgreesWithFloat64() {
+        // Winograd's transforms only add, subtract and halve, so Float32 stays within a few
+        // ulps of the sums' magnitude (|y| ≈ 2 here), forward and backward.
+        let x = normal([4, 32, 14, 14], seed: 641), w = normal([32, 32, 3, 3], scale: 0.1, seed: 642)
+        let seed = normal([4, 32, 14, 14], seed: 643)
+        func run(_ dtype: DType) -> [[Double]] {
+            let xl = x.cast(to: dtype).detached.requiringGrad(), wl = w.cast(to: dtype).detached.requiringGrad()
+            let y = xl.conv2d(wl, padding: 1)
+            y.backward(seed: seed.cast(to: dtype))
+            return [y.doubles, xl.grad!.doubles, wl.grad!.doubles]
+        }
+        let (single, double) = (run(.float32), run(.float64))
+        expectClose(single[0], double[0], tolerance: 2e-5, relativeTolerance: 2e-5, "y")
+        expectClose(single[1], double[1], tolerance: 2e-5, relativeTolerance: 2e-5, "dx")
+        expectClose(single[2], double[2], tolerance: 2e-4, relativeTolerance: 2e-5, "dw")
     }
 
     @Test func conv2dGradientWithOneOperandConstant() {
