@@ -204,7 +204,9 @@ final class BlockedLU: @unchecked Sendable {
             let f = factors.mutablePointer(as: T.self)
             copyColumnMajor(a, into: f, T.self)
             for i in 0..<(n * n) where !f[i].isFinite { singular = true; return }
-            let info = piv.withUnsafeMutableBufferPointer { LAPACK.getrf(n, f, $0.baseAddress!) }
+            let info = piv.withUnsafeMutableBufferPointer {
+                LAPACK.isParallel && n >= 128 ? LAPACK.getrfParallel(n, f, $0.baseAddress!) : LAPACK.getrf(n, f, $0.baseAddress!)
+            }
             precondition(info >= 0, "\(op): getrf argument \(-info) invalid")
             singular = info > 0
         }
@@ -256,11 +258,16 @@ final class BlockedLU: @unchecked Sendable {
     /// getri on a copy of the factors: O(n³·2/3) multiply-adds.
     func inverseTransposed(scaledBy scale: Tensor?) -> Tensor {
         precondition(!isSingular, "inverse of a singular matrix")
-        let out = factors.copy()
+        let parallel = LAPACK.isParallel && n >= 128
+        let out = parallel ? Tensor(uninitialized: [n, n], dtype: dtype) : factors.copy()
         func run<T: TensorScalar>(_: T.Type) {
             let p = out.mutablePointer(as: T.self)
-            let info = pivots.withUnsafeBufferPointer { LAPACK.getri(n, p, $0.baseAddress!) }
-            precondition(info == 0, "getri: info \(info)")
+            if parallel {
+                pivots.withUnsafeBufferPointer { LAPACK.inverseParallel(n, factors: factors.pointer(as: T.self), $0.baseAddress!, into: p) }
+            } else {
+                let info = pivots.withUnsafeBufferPointer { LAPACK.getri(n, p, $0.baseAddress!) }
+                precondition(info == 0, "getri: info \(info)")
+            }
             if let scale {
                 precondition(scale.count == 1, "inverseTransposed: scale of shape \(scale.shape)")
                 let s = T(scale.item)

@@ -214,6 +214,9 @@ struct LinalgGradientTests {
         // Larger than LAPACK's block size (64): blocked getrf and getri.
         expectGradientsMatchFiniteDifferences(wellConditioned(70, seed: 914)) { $0.logAbsDeterminant() }
         expectGradientsMatchFiniteDifferences(wellConditioned(70, seed: 915)) { $0.transposed().logAbsDeterminant() * 2 }
+        // n ≥ 128: with more than one engine thread, the blocked LU and the inverse share
+        // their work among the threads.
+        expectGradientsMatchFiniteDifferences(wellConditioned(130, diagonal: 4, seed: 916)) { $0.logAbsDeterminant() }
     }
 
     @Test func inverse() {
