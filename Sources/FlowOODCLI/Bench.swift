@@ -93,7 +93,9 @@ struct Bench: ParsableCommand {
     static func gemm(reps: Int) {
         var rng = SeededGenerator(seed: 1)
         for (m, k, n) in [(64, 288, 784), (64, 32, 840), (128, 64, 224), (32, 64, 840), (64, 840, 32), (64, 288, 784 * 8), (128, 576, 196), (128, 576, 196 * 16),
-                          (288, 64, 784), (64, 784, 288), (512, 512, 512)] {
+                          (288, 64, 784), (64, 784, 288), (512, 512, 512),
+                          // glow-latent-512 (batch 256): x·Wᵀ, the coupling's two layers, their weight gradients
+                          (256, 512, 512), (256, 256, 2048), (256, 2048, 512), (2048, 256, 256), (512, 256, 2048)] {
             let a = Tensor.randn([m, k], using: &rng), b = Tensor.randn([k, n], using: &rng)
             let t = time(warmup: 2, iters: 10, reps: reps) { _ = withoutGrad { a.matmul(b) } }
             print(String(format: "gemm %4d x %4d x %5d: %6.1f GFLOP/s", m, k, n, 2.0 * Double(m * n * k) / t / 1e9))
