@@ -89,10 +89,15 @@ func winogradWeightGradient<T: TensorScalar>(_ du: UnsafePointer<T>, cout: Int, 
     }
 }
 
-/// Scratch elements the transforms need: the even/odd split of every padded input row of a
-/// plane (2·tileRows + 2 rows), plus eight rows of tileCols + 1.
+/// Scratch the transforms need: the even/odd split of every padded input row of a plane
+/// (2·tileRows + 2 rows) plus eight rows, each `winogradRowStride` long, and slack.
 extension ConvGeometry {
-    var winogradRowScratch: Int { ((2 * tileRows + 2) * 2 + 8) * (tileCols + 1) }
+    /// tileCols + 1 rounded up to a multiple of 4: the Float loops run in whole groups of four.
+    var winogradRowStride: Int { (tileCols + 1 + 3) / 4 * 4 }
+    var winogradRowScratch: Int { ((2 * tileRows + 2) * 2 + 8) * winogradRowStride + 8 }
+    /// Leading dimension of the transformed matrices for `images` images: the tiles, rounded
+    /// up to four, plus four columns that the Float loops may write past the last tile.
+    func winogradLeadingDimension(images nb: Int) -> Int { (nb * tilesPerImage + 3) / 4 * 4 + 4 }
 }
 
 /// Splits an image row of w values into its zero-padded even and odd columns:
@@ -119,8 +124,10 @@ func deinterleavePadded<T: TensorScalar>(_ src: UnsafePointer<T>, w: Int, n: Int
 
 /// Four-lane steps for the transforms' row loops. Each loop writes four output rows from
 /// rows of the same scratch buffer, which needs more run-time alias checks than LLVM allows
-/// before vectorising, so the Float loops are written with SIMD4 (the same arithmetic per
-/// element as the scalar tail, so results do not depend on the path).
+/// before vectorising, so the Float loops are written with SIMD4, in whole groups of four:
+/// they read and write up to three elements past `count`, into slack the callers leave
+/// (row strides rounded up to four, padded leading dimensions); the extra lanes compute
+/// values nobody reads. Double runs the same arithmetic element by element.
 @inline(__always) func load4(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD4<Float> {
     UnsafeRawPointer(p + i).loadUnaligned(as: SIMD4<Float>.self)
 }
@@ -139,11 +146,12 @@ func winogradB<T: TensorScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ 
         let c: UnsafePointer<Float> = c.rebound(), d: UnsafePointer<Float> = d.rebound()
         let o0: UnsafeMutablePointer<Float> = o0.rebound(), o1: UnsafeMutablePointer<Float> = o1.rebound()
         let o2: UnsafeMutablePointer<Float> = o2.rebound(), o3: UnsafeMutablePointer<Float> = o3.rebound()
-        while i &+ 4 <= n {
+        while i < n {
             let va = load4(a, i), vb = load4(b, i), vc = load4(c, i), vd = load4(d, i)
             store4(va - vc, o0, i); store4(vb + vc, o1, i); store4(vc - vb, o2, i); store4(vb - vd, o3, i)
             i &+= 4
         }
+        return
     }
     while i < n {
         let va = a[i], vb = b[i], vc = c[i], vd = d[i]
@@ -162,11 +170,12 @@ func winogradA<T: TensorScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
         let a: UnsafePointer<Float> = a.rebound(), b: UnsafePointer<Float> = b.rebound()
         let o0: UnsafeMutablePointer<Float> = o0.rebound(), o1: UnsafeMutablePointer<Float> = o1.rebound()
         let o2: UnsafeMutablePointer<Float> = o2.rebound(), o3: UnsafeMutablePointer<Float> = o3.rebound()
-        while i &+ 4 <= n {
+        while i < n {
             let va = load4(a, i), vb = load4(b, i)
             store4(va, o0, i); store4(va + vb, o1, i); store4(va - vb, o2, i); store4(-vb, o3, i)
             i &+= 4
         }
+        return
     }
     while i < n {
         let va = a[i], vb = b[i]
@@ -198,21 +207,21 @@ func winogradInputTransform<T: TensorScalar>(_ x: UnsafePointer<T>, channels: In
     let n = tc + 1
     let plane = channels * ldv
     // Padded rows −1 ..< 2·tr + 1 split into (even, odd), then S rows (even, odd) 0..3.
-    let padded = 2 * tr + 2
-    @inline(__always) func split(_ r: Int) -> UnsafeMutablePointer<T> { rows + (r + 1) * 2 * n }
-    @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<T> { rows + (2 * padded + i - 8) * n }
+    let padded = 2 * tr + 2, ns = g.winogradRowStride
+    @inline(__always) func split(_ r: Int) -> UnsafeMutablePointer<T> { rows + (r + 1) * 2 * ns }
+    @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<T> { rows + (2 * padded + i - 8) * ns }
     for (jImage, b) in images.enumerated() {
         for c in 0..<channels {
             let src = x + (b * channels + c) * h * w
             for r in -1..<(padded - 1) {
-                if r >= 0 && r < h { deinterleavePadded(src + r * w, w: w, n: n, even: split(r), odd: split(r) + n) }
-                else { split(r).update(repeating: 0, count: 2 * n) }
+                if r >= 0 && r < h { deinterleavePadded(src + r * w, w: w, n: n, even: split(r), odd: split(r) + ns) }
+                else { split(r).update(repeating: 0, count: 2 * ns) }
             }
             for ti in 0..<tr {
-                // P_k = input row 2ti − 1 + k: even part at split(r), odd at split(r) + n.
+                // P_k = input row 2ti − 1 + k: even part at split(r), odd at split(r) + ns.
                 let p0 = split(2 * ti - 1), p1 = split(2 * ti), p2 = split(2 * ti + 1), p3 = split(2 * ti + 2)
                 for parity in 0..<2 {
-                    let q = parity * n
+                    let q = parity * ns
                     winogradB(p0 + q, p1 + q, p2 + q, p3 + q,
                               row(8 + parity), row(10 + parity), row(12 + parity), row(14 + parity), count: n)
                 }
@@ -235,9 +244,9 @@ func winogradInputTransform<T: TensorScalar>(_ x: UnsafePointer<T>, channels: In
 func winogradGradientTransform<T: TensorScalar>(_ gy: UnsafePointer<T>, channels: Int, _ g: ConvGeometry, images: Range<Int>,
                                                 into dm: UnsafeMutablePointer<T>, ldv: Int, rows: UnsafeMutablePointer<T>) {
     let (h, w, tr, tc) = (g.h, g.w, g.tileRows, g.tileCols)
-    let n = tc + 1
+    let n = tc + 1, ns = g.winogradRowStride
     let plane = channels * ldv
-    @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<T> { rows + i * n }
+    @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<T> { rows + i * ns }
     // Columns 2j (a) and 2j + 1 (b) of the tile's two rows: the odd/even split shifted by one.
     let a0 = row(1), b0 = row(0) + 1, a1 = row(3), b1 = row(2) + 1
     for (jImage, b) in images.enumerated() {
@@ -269,7 +278,7 @@ func winogradOutputTransform<T: TensorScalar>(_ m: UnsafePointer<T>, channels: I
                                               rows: UnsafeMutablePointer<T>) {
     let (h, w, tr, tc) = (g.h, g.w, g.tileRows, g.tileCols)
     let plane = channels * ldm
-    let r0 = rows, r1 = rows + 2 * tc
+    let r0 = rows, r1 = rows + 2 * g.winogradRowStride
     for (jImage, b) in images.enumerated() {
         for c in 0..<channels {
             let dst = y + (b * channels + c) * h * w
@@ -292,7 +301,7 @@ func winogradOutputTransform<T: TensorScalar>(_ m: UnsafePointer<T>, channels: I
                         (m12.rebound(), m13.rebound(), m14.rebound(), m15.rebound())
                     let r0f: UnsafeMutablePointer<Float> = r0.rebound(), r1f: UnsafeMutablePointer<Float> = r1.rebound()
                     let bf = SIMD4<Float>(repeating: bv as! Float)
-                    while tj &+ 4 <= tc {
+                    while tj < tc {
                         let t00 = load4(m0, tj) + load4(m4, tj) + load4(m8, tj), t10 = load4(m4, tj) - load4(m8, tj) - load4(m12, tj)
                         let t01 = load4(m1, tj) + load4(m5, tj) + load4(m9, tj), t11 = load4(m5, tj) - load4(m9, tj) - load4(m13, tj)
                         let t02 = load4(m2, tj) + load4(m6, tj) + load4(m10, tj), t12 = load4(m6, tj) - load4(m10, tj) - load4(m14, tj)
@@ -306,6 +315,7 @@ func winogradOutputTransform<T: TensorScalar>(_ m: UnsafePointer<T>, channels: I
                         tj &+= 4
                     }
                 }
+                // (Double, element by element; Float has finished the row above.)
                 while tj < tc {
                     let t00 = m0[tj] + m4[tj] + m8[tj], t10 = m4[tj] - m8[tj] - m12[tj]
                     let t01 = m1[tj] + m5[tj] + m9[tj], t11 = m5[tj] - m9[tj] - m13[tj]
@@ -338,10 +348,14 @@ func winogradGEMMs<T: TensorScalar>(_ u: UnsafePointer<T>, m: Int, k: Int, _ v: 
 /// transform, 16 GEMMs with the transformed weights `u` (16, Cout, Cin), output transform.
 func winogradConvForward<T: TensorScalar>(_ px: UnsafePointer<T>, u: UnsafePointer<T>, bias: UnsafePointer<T>?,
                                           _ po: UnsafeMutablePointer<T>, _ g: ConvGeometry, images: Range<Int>) {
-    let nb = g.winogradChunkImages, ld = nb * g.tilesPerImage
+    let nb = g.winogradChunkImages, ld = g.winogradLeadingDimension(images: nb)
     withScratch(16 * g.cin * ld, T.self) { v in
         withScratch(16 * g.cout * ld, T.self) { m in
             withScratch(g.winogradRowScratch, T.self) { rows in
+                // The slack the Float loops read is never uninitialised (no denormal stalls).
+                v.update(repeating: 0, count: 16 * g.cin * ld)
+                m.update(repeating: 0, count: 16 * g.cout * ld)
+                rows.update(repeating: 0, count: g.winogradRowScratch)
                 for lo in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
                     let chunk = lo..<Swift.min(images.upperBound, lo + nb)
                     let tiles = chunk.count * g.tilesPerImage
@@ -360,11 +374,14 @@ func winogradConvForward<T: TensorScalar>(_ px: UnsafePointer<T>, u: UnsafePoint
 func winogradConvBackward<T: TensorScalar>(_ px: UnsafePointer<T>, _ pg: UnsafePointer<T>, uFlipped: UnsafePointer<T>?,
                                            du: UnsafeMutablePointer<T>?, _ pdx: UnsafeMutablePointer<T>?,
                                            _ g: ConvGeometry, images: Range<Int>) {
-    let nb = g.winogradChunkImages, ld = nb * g.tilesPerImage
+    let nb = g.winogradChunkImages, ld = g.winogradLeadingDimension(images: nb)
     let wide = Swift.max(g.cin, g.cout)
     withScratch(16 * wide * ld, T.self) { a in
         withScratch(16 * wide * ld, T.self) { b in
             withScratch(g.winogradRowScratch, T.self) { rows in
+                a.update(repeating: 0, count: 16 * wide * ld)
+                b.update(repeating: 0, count: 16 * wide * ld)
+                rows.update(repeating: 0, count: g.winogradRowScratch)
                 for lo in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
                     let chunk = lo..<Swift.min(images.upperBound, lo + nb)
                     let tiles = chunk.count * g.tilesPerImage
