@@ -30,9 +30,12 @@ extension ConvGeometry {
     var packedOrigin: Int { padding * packedRowStride + padding }
 
     /// Images per chunk: about 2^16 elements of the widest packed matrix (256 KiB of Float),
-    /// so that the GEMMs' accumulated output stays in a core's L2 cache.
+    /// so that the GEMMs' accumulated output stays in a core's L2 cache. Fixed by the image
+    /// size alone: forward GEMMs always span a whole chunk, the missing images' columns being
+    /// zeros, so an image's output does not depend on its batch (OpenBLAS chooses its kernel,
+    /// and so the order of the sums, by the GEMM's shape).
     func chunkImages(channels: Int) -> Int {
-        Swift.max(1, Swift.min(batch, (1 << 16) / Swift.max(channels * packedImageStride, 1)))
+        Swift.max(1, (1 << 16) / Swift.max(channels * packedImageStride, 1))
     }
 
     /// Row length of a packed chunk matrix: the leading separator, nb images with their
@@ -128,7 +131,7 @@ func shiftedConvForward<T: TensorScalar>(_ px: UnsafePointer<T>, taps: UnsafePoi
                 let chunk = lo..<Swift.min(images.upperBound, lo + nbMax)
                 packPaddedPlanes(px, channels: g.cin, g, images: chunk, into: xp, rowLength: ldx)
                 shiftedGEMMs(taps, m: g.cout, k: g.cin, g, src: xp, lds: ldx,
-                             n: g.gridColumns(images: chunk.count), out: grid, ldo: ldg)
+                             n: g.gridColumns(images: nbMax), out: grid, ldo: ldg)
                 unpackGrid(grid, ldg: ldg, channels: g.cout, g, images: chunk, bias: bias, into: po)
             }
         }

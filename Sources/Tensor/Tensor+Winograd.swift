@@ -27,8 +27,10 @@ extension ConvGeometry {
     var tileCols: Int { (w + 1) / 2 }
     var tilesPerImage: Int { tileRows * tileCols }
     /// Images per chunk: about 256 tiles, so the 16 transformed matrices of a chunk
-    /// (16 × channels × T) stay near L2 size and each GEMM has N ≈ 200–300.
-    var winogradChunkImages: Int { Swift.max(1, Swift.min(batch, 256 / Swift.max(tilesPerImage, 1))) }
+    /// (16 × channels × T) stay near L2 size and each GEMM has N ≈ 200–300. Fixed by the
+    /// image size alone, not the batch: the forward GEMMs always run on whole chunks (see
+    /// `winogradConvForward`).
+    var winogradChunkImages: Int { Swift.max(1, 256 / Swift.max(tilesPerImage, 1)) }
 }
 
 /// U[ξ][o][c] = (G g_oc Gᵀ)[ξ] for a (Cout, Cin, 3, 3) kernel; layout (16, Cout, Cin).
@@ -346,6 +348,12 @@ func winogradGEMMs<T: TensorScalar>(_ u: UnsafePointer<T>, m: Int, k: Int, _ v: 
 
 /// Forward convolution of images `images` (see the type's notes): per chunk, input
 /// transform, 16 GEMMs with the transformed weights `u` (16, Cout, Cin), output transform.
+///
+/// The GEMMs always span a whole chunk (N = winogradChunkImages · tilesPerImage), the
+/// columns of missing images holding stale values whose outputs are dropped: OpenBLAS picks
+/// its kernel (and so the order of the sums) by the GEMM's shape, so a fixed N makes an
+/// image's output bitwise independent of the batch it comes in and of the thread split
+/// (scores and cached features must not depend on the batch size).
 func winogradConvForward<T: TensorScalar>(_ px: UnsafePointer<T>, u: UnsafePointer<T>, bias: UnsafePointer<T>?,
                                           _ po: UnsafeMutablePointer<T>, _ g: ConvGeometry, images: Range<Int>) {
     let nb = g.winogradChunkImages, ld = g.winogradLeadingDimension(images: nb)
@@ -358,9 +366,8 @@ func winogradConvForward<T: TensorScalar>(_ px: UnsafePointer<T>, u: UnsafePoint
                 rows.update(repeating: 0, count: g.winogradRowScratch)
                 for lo in Swift.stride(from: images.lowerBound, to: images.upperBound, by: nb) {
                     let chunk = lo..<Swift.min(images.upperBound, lo + nb)
-                    let tiles = chunk.count * g.tilesPerImage
                     winogradInputTransform(px, channels: g.cin, g, images: chunk, into: v, ldv: ld, rows: rows)
-                    winogradGEMMs(u, m: g.cout, k: g.cin, v, ldv: ld, tiles: tiles, out: m, ldo: ld)
+                    winogradGEMMs(u, m: g.cout, k: g.cin, v, ldv: ld, tiles: nb * g.tilesPerImage, out: m, ldo: ld)
                     winogradOutputTransform(m, channels: g.cout, g, images: chunk, ldm: ld, bias: bias, into: po, rows: rows)
                 }
             }
@@ -397,7 +404,7 @@ func winogradConvBackward<T: TensorScalar>(_ px: UnsafePointer<T>, _ pg: UnsafeP
                     }
                     if let pdx, let uFlipped {
                         winogradInputTransform(pg, channels: g.cout, g, images: chunk, into: b, ldv: ld, rows: rows)
-                        winogradGEMMs(uFlipped, m: g.cin, k: g.cout, b, ldv: ld, tiles: tiles, out: a, ldo: ld)
+                        winogradGEMMs(uFlipped, m: g.cin, k: g.cout, b, ldv: ld, tiles: nb * g.tilesPerImage, out: a, ldo: ld)
                         winogradOutputTransform(a, channels: g.cin, g, images: chunk, ldm: ld, bias: nil, into: pdx, rows: rows)
                     }
                 }

@@ -118,6 +118,20 @@ struct MatmulConvGradientTests {
         expectClose(y.doubles, reference.doubles, tolerance: 1e-11, relativeTolerance: 1e-11)
     }
 
+    /// An image's output is bitwise the same whatever batch it is computed in (scores and
+    /// cached features must not depend on the batch size), on every convolution path.
+    @Test(arguments: [(64, 64, 14), (64, 64, 28), (8, 12, 10), (2, 16, 9), (32, 3, 7)])
+    func convolutionIsBatchInvariant(_ shape: (cin: Int, cout: Int, hw: Int)) {
+        let x = normal([7, shape.cin, shape.hw, shape.hw], seed: 651).cast(to: .float32)
+        let w = normal([shape.cout, shape.cin, 3, 3], scale: 0.1, seed: 652).cast(to: .float32)
+        let b = normal([shape.cout], seed: 653).cast(to: .float32)
+        let all = withoutGrad { x.conv2d(w, bias: b, padding: 1) }
+        for (lo, hi) in [(0, 1), (1, 4), (4, 7), (2, 3)] {
+            let part = withoutGrad { x.slice(axis: 0, lo..<hi).conv2d(w, bias: b, padding: 1) }
+            #expect(bits(part) == bits(all.slice(axis: 0, lo..<hi)), "images \(lo)..<\(hi) of \(shape)")
+        }
+    }
+
     @Test func winogradFloat32AgreesWithFloat64() {
         // Winograd's transforms only add, subtract and halve, so Float32 stays within a few
         // ulps of the sums' magnitude (|y| ≈ 2 here), forward and backward.
