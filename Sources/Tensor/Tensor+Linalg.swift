@@ -175,7 +175,10 @@ extension Tensor {
 }
 
 /// P·A = L·U of a square tensor by LAPACK's blocked getrf, in the tensor's own precision
-/// (sgetrf for Float32, dgetrf for Float64, as PyTorch's `slogdet` does).
+/// (sgetrf for Float32, dgetrf for Float64, as PyTorch's `slogdet` does). With more than one
+/// engine thread and n ≥ 128, the factorisation and the inverse share their work among the
+/// threads (`LAPACK.getrfParallel`, `LAPACK.inverseParallel`); the results then differ from
+/// the one-thread ones in the last bits, but not from run to run.
 ///
 /// The factors are stored column-major (LAPACK's layout) as the transpose of a row-major
 /// tensor, so getri on them yields A⁻¹ column-major, which is A⁻ᵀ row-major: exactly the
