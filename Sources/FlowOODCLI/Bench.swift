@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
         is FLOWOOD_THREADS (default: all cores). `make bench` runs this beside the reference.
         """)
 
-    @Option(help: "Comma-separated benchmarks: cnn-fmnist, realnvp-fmnist-small, glow-latent-512 (the reference models); gemm, conv (kernel micro-benchmarks).")
+    @Option(help: "Comma-separated benchmarks: cnn-fmnist, realnvp-fmnist-small, glow-latent-512 (the reference models); gemm, conv, linalg (kernel micro-benchmarks).")
     var bench: String = "cnn-fmnist"
 
     @Option(help: "Timed repeats per measurement (median is reported).")
@@ -34,7 +34,8 @@ struct Bench: ParsableCommand {
             case "glow-latent-512": print(Bench.glowLatent(reps: reps))
             case "gemm": Bench.gemm(reps: reps)
             case "conv": Bench.conv(reps: reps)
-            default: throw ValidationError("unknown benchmark '\(name)'; available: cnn-fmnist, realnvp-fmnist-small, glow-latent-512, gemm, conv")
+            case "linalg": Bench.linalg(reps: reps)
+            default: throw ValidationError("unknown benchmark '\(name)'; available: cnn-fmnist, realnvp-fmnist-small, glow-latent-512, gemm, conv, linalg")
             }
         }
     }
@@ -92,7 +93,9 @@ struct Bench: ParsableCommand {
     static func gemm(reps: Int) {
         var rng = SeededGenerator(seed: 1)
         for (m, k, n) in [(64, 288, 784), (64, 32, 840), (128, 64, 224), (32, 64, 840), (64, 840, 32), (64, 288, 784 * 8), (128, 576, 196), (128, 576, 196 * 16),
-                          (288, 64, 784), (64, 784, 288), (512, 512, 512)] {
+                          (288, 64, 784), (64, 784, 288), (512, 512, 512),
+                          // glow-latent-512 (batch 256): x·Wᵀ, the coupling's two layers, their weight gradients
+                          (256, 512, 512), (256, 256, 2048), (256, 2048, 512), (2048, 256, 256), (512, 256, 2048)] {
             let a = Tensor.randn([m, k], using: &rng), b = Tensor.randn([k, n], using: &rng)
             let t = time(warmup: 2, iters: 10, reps: reps) { _ = withoutGrad { a.matmul(b) } }
             print(String(format: "gemm %4d x %4d x %5d: %6.1f GFLOP/s", m, k, n, 2.0 * Double(m * n * k) / t / 1e9))
@@ -104,19 +107,35 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// Forward and backward time of single convolutions at the cnn-fmnist shapes, in GFLOP/s.
+    /// Forward and backward time of single 3×3 convolutions at the cnn-fmnist (batch 128) and
+    /// realnvp-fmnist-small (batch 64) shapes, in GFLOP/s (2 FLOP per multiply-add, backward
+    /// counted as twice the forward).
     static func conv(reps: Int) {
         var rng = SeededGenerator(seed: 2)
-        for (cin, cout, hw) in [(1, 32, 28), (32, 64, 28), (64, 128, 14)] {
-            let x = Tensor.randn([128, cin, hw, hw], using: &rng).requiringGrad()
+        for (batch, cin, cout, hw) in [(128, 1, 32, 28), (128, 32, 64, 28), (128, 64, 128, 14),
+                                       (64, 1, 64, 28), (64, 64, 64, 28), (64, 64, 2, 28),
+                                       (64, 2, 64, 14), (64, 64, 64, 14), (64, 64, 4, 14)] {
+            let x = Tensor.randn([batch, cin, hw, hw], using: &rng).requiringGrad()
             let w = Tensor.randn([cout, cin, 3, 3], using: &rng).requiringGrad()
             let b = Tensor.randn([cout], using: &rng).requiringGrad()
-            let flops = 2.0 * Double(128 * cout * hw * hw * cin * 9)
+            let flops = 2.0 * Double(batch * cout * hw * hw * cin * 9)
             let f = time(warmup: 1, iters: 3, reps: reps) { _ = withoutGrad { x.conv2d(w, bias: b, padding: 1) } }
-            let seed = Tensor.ones([128, cout, hw, hw])
+            let seed = Tensor.ones([batch, cout, hw, hw])
             let fb = time(warmup: 1, iters: 3, reps: reps) { x.conv2d(w, bias: b, padding: 1).backward(seed: seed) }
-            print(String(format: "conv %3d->%3d @%dx%d: forward %6.1f ms (%5.1f GFLOP/s), forward+backward %6.1f ms (%5.1f GFLOP/s)",
-                         cin, cout, hw, hw, f * 1e3, flops / f / 1e9, fb * 1e3, 3 * flops / fb / 1e9))
+            print(String(format: "conv b%d %3d->%3d @%dx%d: forward %6.1f ms (%5.1f GFLOP/s), forward+backward %6.1f ms (%5.1f GFLOP/s)",
+                         batch, cin, cout, hw, hw, f * 1e3, flops / f / 1e9, fb * 1e3, 3 * flops / fb / 1e9))
+        }
+    }
+
+    /// log|det W| of a 512×512 matrix (LU only) and with its gradient W⁻ᵀ (LU + inverse).
+    static func linalg(reps: Int) {
+        var rng = SeededGenerator(seed: 3)
+        for n in [64, 512] {
+            let w = (Tensor.randn([n, n], std: 1 / Double(n).squareRoot(), using: &rng)
+                     + Tensor((0..<(n * n)).map { $0 % (n + 1) == 0 ? 1.0 : 0.0 }, shape: [n, n], dtype: .float32)).requiringGrad()
+            let f = time(warmup: 1, iters: 5, reps: reps) { _ = withoutGrad { w.logAbsDeterminant().item } }
+            let fb = time(warmup: 1, iters: 5, reps: reps) { w.logAbsDeterminant().backward() }
+            print(String(format: "logAbsDeterminant %dx%d: forward %7.3f ms, forward+backward %7.3f ms", n, n, f * 1e3, fb * 1e3))
         }
     }
 

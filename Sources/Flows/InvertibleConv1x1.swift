@@ -7,7 +7,8 @@ import RealModule
 ///     z[b, :, i, j] = W · x[b, :, i, j],   log|det J| = H·W·log|det W|
 ///
 /// Two parameterisations of W ∈ R^{C×C}, both initialised from one random orthogonal matrix:
-/// - `.full`: W itself is the parameter; log|det W| by LU on every forward (O(C³)).
+/// - `.full`: W itself is the parameter; log|det W| by LU on every forward (O(C³); reused in
+///   evaluation while W is unchanged).
 /// - `.lu`: W = P·L·(U + diag(sign(s) ⊙ exp(log|s|))) with P a fixed permutation (buffer),
 ///   L unit lower-triangular, U strictly upper-triangular, sign(s) a fixed buffer and
 ///   log|s| trainable, so log|det W| = Σ log|s| (O(C)).
@@ -33,6 +34,8 @@ public final class InvertibleConv1x1: FlowLayer {
     public let signScale: Parameter?
     public var isTraining = true
 
+    /// `.full`: log|det W| reused in evaluation while W is unchanged.
+    private let logDetCache = LogAbsDeterminantCache()
     private let lowerMask: Tensor
     private let upperMask: Tensor
     private let identity: Tensor
@@ -90,7 +93,7 @@ public final class InvertibleConv1x1: FlowLayer {
         switch parameterization {
         case .full:
             let w = weight!.value
-            return (w, w.logAbsDeterminant())
+            return (w, logDetCache.value(for: w))
         case .lu:
             let c = channels
             let l = lower!.value * lowerMask + identity

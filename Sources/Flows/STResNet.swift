@@ -108,7 +108,10 @@ public final class STResNet: CouplingNetwork {
         return out
     }
 
-    private static func normalized(_ h: Tensor, _ norm: BatchNorm?) -> Tensor { norm.map { $0(h) } ?? h }
+    /// relu(BN(h)) (one fused operation), or relu(h) without BatchNorm.
+    private static func normalizedReLU(_ h: Tensor, _ norm: BatchNorm?) -> Tensor {
+        norm.map { $0(h, thenReLU: true) } ?? h.relu()
+    }
 
     private func squeezeThroughBottleneck(_ h: Tensor) -> Tensor {
         guard let bottleneck else { return h }
@@ -124,10 +127,10 @@ public final class STResNet: CouplingNetwork {
         var h = inputConv(x)
         for (b, (norms, convs)) in zip(blockNorms, blockConvs).enumerated() {
             if b == bottleneckPosition { h = squeezeThroughBottleneck(h) }
-            let a = convs.0(Self.normalized(h, norms.0).relu())
-            h = h + convs.1(Self.normalized(a, norms.1).relu())
+            let a = convs.0(Self.normalizedReLU(h, norms.0))
+            h = h + convs.1(Self.normalizedReLU(a, norms.1))
         }
         if blockConvs.count == bottleneckPosition { h = squeezeThroughBottleneck(h) }
-        return outputConv(Self.normalized(h, outputNorm).relu())
+        return outputConv(Self.normalizedReLU(h, outputNorm))
     }
 }

@@ -76,9 +76,13 @@ public final class VectorAffineCoupling: FlowLayer {
 
     /// y and log|det J| = Σ s per sample (shape (B,)).
     public func forward(_ x: Tensor) -> (z: Tensor, logDet: Tensor) {
-        let (cond, moving) = split(x)
-        let (s, t) = scaleAndShift(cond)
-        return (join(cond: cond, moving: moving * s.exp() + t), s.sum(axes: [1]))
+        let (cond, _) = split(x)
+        let h = outputLayer(hiddenLayer(cond).relu())
+        // One fused op for s = tanh(h[:, :m]), t = h[:, m:], y₂ = x₂ ⊙ exp(s) + t and Σ s.
+        let half = features / 2
+        let moving = conditionOn == .first ? half..<features : 0..<half
+        let (y, logDet) = x.affineCoupled(columns: moving, by: h)
+        return (y, logDet)
     }
 
     /// x₂ = (y₂ − t) ⊙ exp(−s), with s and t recomputed from the unchanged conditioning half.

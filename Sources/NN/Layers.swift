@@ -87,30 +87,26 @@ public final class BatchNorm: Layer {
         [("weight", gamma), ("bias", beta), ("running_mean", runningMean), ("running_var", runningVar)]
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { callAsFunction(x, thenReLU: false) }
+
+    /// BN(x), or relu(BN(x)) as one fused operation when `thenReLU` (the pre-activation order
+    /// of residual blocks): a pass less forward and backward than `bn(x).relu()`, same values.
+    /// Both run `Tensor.batchNormalized` (statistics per channel, gradients in two passes).
+    public func callAsFunction(_ x: Tensor, thenReLU relu: Bool) -> Tensor {
         precondition(x.rank == 2 || x.rank == 4, "BatchNorm expects (B, C) or (B, C, H, W), got \(x.shape)")
         let c = x.shape[1]
         precondition(c == gamma.shape[0], "BatchNorm(\(gamma.shape[0])) on \(x.shape)")
-        let axes = x.rank == 4 ? [0, 2, 3] : [0]
-        let bshape = x.rank == 4 ? [1, c, 1, 1] : [1, c]
-        let mean: Tensor, variance: Tensor
-        if isTraining {
-            mean = x.mean(axes: axes, keepDims: true)
-            variance = (x - mean).square().mean(axes: axes, keepDims: true)
-            let n = Double(x.count / c)
-            withoutGrad {
-                let m = mean.detached.reshaped([c]), v = variance.detached.reshaped([c])
-                let unbiased = n > 1 ? v * (n / (n - 1)) : v
-                runningMean.assign(runningMean.value.detached * (1 - momentum) + m * momentum)
-                runningVar.assign(runningVar.value.detached * (1 - momentum) + unbiased * momentum)
-            }
-        } else {
-            mean = runningMean.value.reshaped(bshape)
-            variance = runningVar.value.reshaped(bshape)
+        guard isTraining else {
+            return x.batchNormalized(gamma: gamma.value, beta: beta.value, mean: runningMean.value.detached,
+                                     variance: runningVar.value.detached, eps: eps, relu: relu)
         }
-        let invStd = (variance + eps).pow(-0.5)
-        let scale = gamma.value.reshaped(bshape) * invStd
-        let shift = beta.value.reshaped(bshape) - mean * scale
-        return x * scale + shift
+        let (y, mean, variance) = x.batchNormalized(gamma: gamma.value, beta: beta.value, eps: eps, relu: relu)
+        let n = Double(x.count / c)
+        withoutGrad {
+            let unbiased = n > 1 ? variance * (n / (n - 1)) : variance
+            runningMean.assign(runningMean.value.detached * (1 - momentum) + mean * momentum)
+            runningVar.assign(runningVar.value.detached * (1 - momentum) + unbiased * momentum)
+        }
+        return y
     }
 }

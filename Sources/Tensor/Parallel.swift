@@ -30,6 +30,16 @@ public enum Engine {
     }
 }
 
+extension Engine {
+    /// Runs `body(range)` on at most `Engine.threads` contiguous ranges covering `0..<n`, in
+    /// parallel when the work (`n · costPerItem`) is large enough, else once on `0..<n`.
+    /// `body` must only write memory that is disjoint across ranges (e.g. element-wise
+    /// updates); returns when every range is done.
+    public static func forEachRange(of n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+        parallelRanges(n, costPerItem: costPerItem, body)
+    }
+}
+
 /// Runs `body(chunk)` for `chunks` chunks on the engine's threads; returns when all finish.
 @inline(__always)
 func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {

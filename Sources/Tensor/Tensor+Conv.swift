@@ -50,11 +50,32 @@ extension Tensor {
             case .float64: convBackward(x, wt, gc, dx, dw, geo, Double.self)
             }
             var grads: [Tensor?] = [dx, dw]
-            if hasBias { grads.append(gc.sumRaw([0, 2, 3]).reshaped([geo.cout])) }
+            if hasBias { grads.append(gc.channelSums()) }
             dx = nil; dw = nil
             return grads
         }
         return out
+    }
+}
+
+extension Tensor {
+    /// Σ over every axis but 1 of a dense (B, C, ...) tensor, shape (C,): the gradient of a
+    /// per-channel bias. Each image's run is summed in T, the runs in Double, per channel.
+    func channelSums() -> Tensor {
+        let l = ChannelLayout(shape, "channelSums")
+        let src = contiguous()
+        var sums = [Double](repeating: 0, count: l.channels)
+        func run<T: TensorScalar>(_: T.Type) {
+            let p = src.pointer(as: T.self)
+            for b in 0..<l.batch {
+                for c in 0..<l.channels { sums[c] += Double(sumOf(p + (b * l.channels + c) * l.inner, l.inner)) }
+            }
+        }
+        switch dtype {
+        case .float32: run(Float.self)
+        case .float64: run(Double.self)
+        }
+        return Tensor(sums, shape: [l.channels], dtype: dtype)
     }
 }
 
@@ -165,19 +186,10 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
     let pb = bias?.pointer(as: T.self)
     let inSize = g.cin * g.h * g.w, outSize = g.cout * g.p
     let ranges = batchRanges(g.batch)
-    // Weights regrouped per kernel tap, (kh·kw, Cout, Cin), for the shifted-GEMM path.
-    var shiftedWeights: UnsafeMutablePointer<T>? = nil
-    if g.usesShiftedGEMM {
-        let taps = g.kh * g.kw
-        let sw = UnsafeMutablePointer<T>.allocate(capacity: taps * g.cout * g.cin)
-        for o in 0..<g.cout {
-            for c in 0..<g.cin {
-                for t in 0..<taps { sw[(t * g.cout + o) * g.cin + c] = pw[(o * g.cin + c) * taps + t] }
-            }
-        }
-        shiftedWeights = sw
-    }
-    defer { shiftedWeights?.deallocate() }
+    // Weights regrouped per kernel tap, (kh·kw, Cout, Cin), for the shifted-GEMM path, or
+    // transformed for Winograd's F(2×2, 3×3), (16, Cout, Cin).
+    let taps: [T] = g.usesWinograd ? winogradWeights(pw, cout: g.cout, cin: g.cin, flipped: false)
+        : g.usesShiftedGEMM ? tapMajorWeights(pw, g) : []
     /// Starts C at the bias (GEMM then accumulates with beta = 1), saving a separate pass.
     @inline(__always) func initOutput(_ c: UnsafeMutablePointer<T>) -> T {
         guard let pb else { return 0 }
@@ -197,8 +209,12 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
             }
             return
         }
+        if g.usesWinograd {
+            taps.withUnsafeBufferPointer { winogradConvForward(px, u: $0.baseAddress!, bias: pb, po, g, images: r) }
+            return
+        }
         if g.usesShiftedGEMM {
-            shiftedConvForward(px, shiftedWeights!, pb, po, g, images: r)
+            taps.withUnsafeBufferPointer { shiftedConvForward(px, taps: $0.baseAddress!, bias: pb, po, g, images: r) }
             return
         }
         let bands = g.bands(elementSize: MemoryLayout<T>.stride)
@@ -217,58 +233,9 @@ func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ o
 }
 
 extension ConvGeometry {
-    /// Stride-1 convolutions with enough input channels skip im2col: each kernel tap is one
-    /// GEMM over a zero-padded copy of the image (see `shiftedConvForward`).
-    var usesShiftedGEMM: Bool { stride == 1 && cin >= 8 && !isPointwise }
-    var paddedWidth: Int { w + 2 * padding }
-    var paddedHeight: Int { h + 2 * padding }
-}
-
-/// Stride-1 convolution without unfolding. The image is copied once into a zero-padded plane
-/// of width Wp = W + 2p; computing the output on that padded-width grid makes every kernel tap
-/// (ki, kj) a GEMM whose B operand is the padded input shifted by ki·Wp + kj — a plain pointer
-/// offset. Y_grid (Cout × Ho·Wp) = Σ_taps W_tap (Cout × Cin) · Xp[:, shift ..< shift + N]; the
-/// columns with ow >= Wo are discarded when the valid part is copied out.
-func shiftedConvForward<T: TensorScalar>(_ px: UnsafePointer<T>, _ sw: UnsafePointer<T>, _ pb: UnsafePointer<T>?,
-                                         _ po: UnsafeMutablePointer<T>, _ g: ConvGeometry, images: Range<Int>) {
-    let wp = g.paddedWidth, hp = g.paddedHeight, plane = wp * hp
-    let n = g.ho * wp - (g.kw - 1)   // grid columns whose taps stay inside the padded plane
-    let inSize = g.cin * g.h * g.w, outSize = g.cout * g.p
-    withScratch(g.cin * plane, T.self) { xp in
-        withScratch(g.cout * g.ho * wp, T.self) { grid in
-            xp.update(repeating: 0, count: g.cin * plane)
-            for b in images {
-                let src = px + b * inSize
-                for c in 0..<g.cin {
-                    for i in 0..<g.h {
-                        let d = xp + c * plane + (i + g.padding) * wp + g.padding, s = src + (c * g.h + i) * g.w
-                        for j in 0..<g.w { d[j] = s[j] }
-                    }
-                }
-                var beta: T = 0
-                if let pb {
-                    for o in 0..<g.cout { let row = grid + o * g.ho * wp, v = pb[o]; for j in 0..<n { row[j] = v } }
-                    beta = 1
-                }
-                for ki in 0..<g.kh {
-                    for kj in 0..<g.kw {
-                        let tap = ki * g.kw + kj
-                        T.gemm(transA: false, transB: false, m: g.cout, n: n, k: g.cin, alpha: 1,
-                               a: sw + tap * g.cout * g.cin, lda: g.cin, b: xp + ki * wp + kj, ldb: plane,
-                               beta: beta, c: grid, ldc: g.ho * wp)
-                        beta = 1
-                    }
-                }
-                let dst = po + b * outSize
-                for o in 0..<g.cout {
-                    for oh in 0..<g.ho {
-                        let s = grid + o * g.ho * wp + oh * wp, d = dst + (o * g.ho + oh) * g.wo
-                        for ow in 0..<g.wo { d[ow] = s[ow] }
-                    }
-                }
-            }
-        }
-    }
+    /// Same stride-1 convolutions with enough input channels skip im2col (see
+    /// `shiftedConvForward`); so does their backward pass.
+    var usesShiftedGEMM: Bool { isSameStride1 && cin >= 8 }
 }
 
 func convBackward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ gy: Tensor, _ dx: Tensor?, _ dw: Tensor?,
@@ -278,6 +245,53 @@ func convBackward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ gy: Tensor, _ dx:
     let wSize = g.cout * g.k
     let ranges = batchRanges(g.batch)
     let pdx = dx?.mutablePointer(as: T.self)
+    if g.usesWinograd {
+        // Per-thread dU partials (16, Cout, Cin), summed in a fixed order, then dW = Gᵀ dU G.
+        let uSize = 16 * g.cout * g.cin
+        let flipped: [T] = dx != nil ? winogradWeights(pw, cout: g.cout, cin: g.cin, flipped: true) : []
+        withScratch(dw == nil ? 0 : uSize * ranges.count, T.self) { partials in
+            flipped.withUnsafeBufferPointer { fb in
+                parallelChunks(ranges.count) { t in
+                    let du: UnsafeMutablePointer<T>? = dw == nil ? nil : partials + t * uSize
+                    du?.update(repeating: 0, count: uSize)
+                    winogradConvBackward(px, pg, uFlipped: fb.isEmpty ? nil : fb.baseAddress!, du: du, pdx, g,
+                                         images: ranges[t])
+                }
+            }
+            guard let dw else { return }
+            for t in 1..<Swift.max(ranges.count, 1) {
+                let p = partials + t * uSize
+                for i in 0..<uSize { partials[i] += p[i] }
+            }
+            winogradWeightGradient(partials, cout: g.cout, cin: g.cin, into: dw.mutablePointer(as: T.self))
+        }
+        return
+    }
+    if g.isSameStride1 && g.cin >= 8 {
+        // Per-thread tap-major (taps, Cout, Cin) weight-gradient partials, summed in a fixed
+        // order (deterministic for a given thread count), then regrouped to (Cout, Cin, kh, kw).
+        let dxWeights: [T] = dx != nil ? inputGradientWeights(pw, g) : []
+        withScratch(dw == nil ? 0 : wSize * ranges.count, T.self) { partials in
+            dxWeights.withUnsafeBufferPointer { wb in
+                parallelChunks(ranges.count) { t in
+                    let dwT: UnsafeMutablePointer<T>? = dw == nil ? nil : partials + t * wSize
+                    dwT?.update(repeating: 0, count: wSize)
+                    shiftedConvBackward(px, dxWeights: wb.isEmpty ? nil : wb.baseAddress!, pg, dwTaps: dwT,
+                                        pdx, g, images: ranges[t])
+                }
+            }
+            guard let dw else { return }
+            for t in 1..<Swift.max(ranges.count, 1) {
+                let p = partials + t * wSize
+                for i in 0..<wSize { partials[i] += p[i] }
+            }
+            let d = dw.mutablePointer(as: T.self), taps = g.kh * g.kw
+            for tap in 0..<taps { for o in 0..<g.cout { for c in 0..<g.cin {
+                d[(o * g.cin + c) * taps + tap] = partials[(tap * g.cout + o) * g.cin + c]
+            } } }
+        }
+        return
+    }
     // Per-thread weight-gradient partials, summed in a fixed order (deterministic).
     withScratch(dw == nil ? 0 : wSize * ranges.count, T.self) { partials in
         parallelChunks(ranges.count) { t in

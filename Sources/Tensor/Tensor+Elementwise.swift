@@ -193,7 +193,14 @@ func binaryKernel<T: TensorScalar>(_ a: Tensor, _ b: Tensor, _ out: Tensor, _ op
                 default: for j in 0..<inner { xo[j] = op.apply(c, xb[j]) }
                 }
             } else if io == 1 && ia == 1 && ib == 1 {
-                for j in 0..<inner { xo[j] = op.apply(xa[j], xb[j]) }
+                // Row-wise operands (broadcast rows, column slices): the op chosen outside the loop.
+                switch op {
+                case .add: for j in 0..<inner { xo[j] = xa[j] + xb[j] }
+                case .sub: for j in 0..<inner { xo[j] = xa[j] - xb[j] }
+                case .mul: for j in 0..<inner { xo[j] = xa[j] * xb[j] }
+                case .div: for j in 0..<inner { xo[j] = xa[j] / xb[j] }
+                default: for j in 0..<inner { xo[j] = op.apply(xa[j], xb[j]) }
+                }
             } else {
                 for j in 0..<inner { xo[j &* io] = op.apply(xa[j &* ia], xb[j &* ib]) }
             }

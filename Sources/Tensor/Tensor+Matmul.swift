@@ -14,6 +14,9 @@ extension Tensor {
         return (contiguous().detached, false, Swift.max(shape[1], 1))
     }
 
+    /// A rank-2 tensor laid out column by column (the transpose of a dense matrix).
+    var isColumnMajor: Bool { rank == 2 && shape[0] > 1 && shape[1] > 1 && strides[0] == 1 && strides[1] == shape[0] }
+
     /// Matrix product of rank-2 tensors: (M, K) · (K, N) -> (M, N). Transposed views are
     /// passed to BLAS as transposes, without a copy. Differentiable.
     public func matmul(_ other: Tensor) -> Tensor {
@@ -23,8 +26,12 @@ extension Tensor {
         var out = Tensor.matmulRaw(self, other)
         let a = detached, b = other.detached
         out.node = GradNode.make("matmul", [self, other]) { g in
-            [self.node == nil ? nil : g.matmul(b.transposed()),
-             other.node == nil ? nil : a.transposed().matmul(g)]
+            // Each gradient is computed in its operand's layout: for a column-major operand
+            // (a transposed view, e.g. Linear's Wᵀ) as the transpose of a dense product, so
+            // that the transposing view's VJP hands the parameter a dense gradient instead
+            // of a strided one every consumer would have to copy.
+            [self.node == nil ? nil : (a.isColumnMajor ? b.matmul(g.transposed()).transposed() : g.matmul(b.transposed())),
+             other.node == nil ? nil : (b.isColumnMajor ? g.transposed().matmul(a).transposed() : a.transposed().matmul(g))]
         }
         return out
     }

@@ -494,7 +494,7 @@ private func expectSnapshot(_ actual: String, _ recorded: String, sourceLocation
             try command.run()
             Issue.record("unknown benchmark ran")
         } catch {
-            #expect(FlowOODCommand.message(for: error) == "unknown benchmark 'resnet'; available: cnn-fmnist, realnvp-fmnist-small, glow-latent-512, gemm, conv")
+            #expect(FlowOODCommand.message(for: error) == "unknown benchmark 'resnet'; available: cnn-fmnist, realnvp-fmnist-small, glow-latent-512, gemm, conv, linalg")
         }
     }
 

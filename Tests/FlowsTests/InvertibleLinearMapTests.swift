@@ -15,6 +15,28 @@ import TestSupport
         expectClose(layer.forward(normal([3, 5], seed: 2)).logDet, [0, 0, 0], tolerance: 1e-12)
     }
 
+    @Test func evaluationReusesLogDetOnlyWhileWeightIsUnchanged() {
+        var rng = SeededGenerator(seed: 30)
+        let layer = InvertibleLinear(6, dtype: .float64, using: &rng)
+        let x = normal([2, 6], seed: 31)
+        func evalLogDet() -> Double { withoutGrad { layer.forward(x).logDet.doubles[0] } }
+        func fresh() -> Double { withoutGrad { layer.weight.value.logAbsDeterminant().item } }
+        layer.weight.assign(wellConditioned(6, seed: 32))
+        let first = evalLogDet()
+        #expect(first == fresh())
+        #expect(evalLogDet() == first)
+        // A new weight (assign), then an in-place update as an optimiser makes: recomputed.
+        layer.weight.assign(wellConditioned(6, diagonal: 3, seed: 33))
+        #expect(evalLogDet() == fresh())
+        #expect(evalLogDet() != first)
+        layer.weight.value.withUnsafeMutablePointer(as: Double.self) { $0[7] += 0.25 }
+        #expect(evalLogDet() == fresh())
+        // Training mode records the gradient, so it always factorises (and agrees).
+        let (_, logDet) = layer.forward(x.requiringGrad())
+        #expect(logDet.requiresGrad)
+        #expect(logDet.doubles[0] == fresh())
+    }
+
     @Test func isInvertibleWithExactLogDet() {
         var rng = SeededGenerator(seed: 3)
         let layer = InvertibleLinear(6, dtype: .float64, using: &rng)

@@ -57,6 +57,18 @@ struct MatmulConvGradientTests {
                  bias: false, stride: 1, padding: 0),
         ConvCase(testDescription: "3×3 padding 1, 8 input channels (shifted GEMM)", input: [2, 8, 4, 5],
                  weight: [3, 8, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 padding 1, 8→8 (shifted forward, dW and dX)", input: [3, 8, 5, 4],
+                 weight: [8, 8, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 padding 1, 2→8 (unfolded forward, shifted backward)", input: [3, 2, 4, 6],
+                 weight: [8, 2, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "5×5 padding 2, 9→10 (shifted)", input: [2, 9, 6, 5],
+                 weight: [10, 9, 5, 5], bias: false, stride: 1, padding: 2),
+        ConvCase(testDescription: "3×3 padding 1, 16→16 (Winograd, even size)", input: [2, 16, 6, 8],
+                 weight: [16, 16, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 padding 1, 16→17 (Winograd, odd sizes)", input: [3, 16, 5, 7],
+                 weight: [17, 16, 3, 3], bias: true, stride: 1, padding: 1),
+        ConvCase(testDescription: "3×3 padding 1, 18→16 (Winograd, 1×1 image)", input: [2, 18, 1, 1],
+                 weight: [16, 18, 3, 3], bias: false, stride: 1, padding: 1),
     ]
 
     @Test(arguments: conv)
@@ -66,6 +78,75 @@ struct MatmulConvGradientTests {
         expectGradientsMatchFiniteDifferences(inputs) { t in
             t[0].conv2d(t[1], bias: c.bias ? t[2] : nil, stride: c.stride, padding: c.padding)
         }
+    }
+
+    @Test func shiftedConvolutionOverSeveralChunks() {
+        // 8 input channels (shifted path, not Winograd) of 28×28: 9 images per chunk (2^16
+        // elements of packed planes), so a batch of 20 runs full and partial chunks.
+        let x = normal([20, 8, 28, 28], seed: 631), w = normal([12, 8, 3, 3], scale: 0.2, seed: 632)
+        let b = normal([12], seed: 633)
+        expectGradientsMatchFiniteDifferences([x, w, b], tolerance: 1e-5) { t in
+            t[0].conv2d(t[1], bias: t[2], padding: 1)
+        }
+    }
+
+    @Test func winogradConvolutionOverSeveralChunks() {
+        // 64 channels of 28×28 (Winograd F(2×2, 3×3)): one image per chunk of about 256 tiles,
+        // so a batch of 9 runs several chunks on every thread count.
+        let x = normal([9, 64, 28, 28], seed: 621), w = normal([64, 64, 3, 3], scale: 0.05, seed: 622)
+        let b = normal([64], seed: 623)
+        expectGradientsMatchFiniteDifferences([x, w, b], tolerance: 1e-5) { t in
+            t[0].conv2d(t[1], bias: t[2], padding: 1)
+        }
+        // The same numbers without the shifted path: a 3×3 same convolution is the sum over its
+        // taps of 1×1 convolutions (pointwise GEMMs) of the input shifted by the tap, the shift
+        // done by a one-channel convolution with a one-hot kernel (unfolded path).
+        let y = withoutGrad { x.conv2d(w, bias: b, padding: 1) }
+        var reference = withoutGrad { b.reshaped([1, 64, 1, 1]).expanded(to: [9, 64, 28, 28]).contiguous() }
+        for ki in 0..<3 {
+            for kj in 0..<3 {
+                let tap = withoutGrad { w.slice(axis: 2, ki..<(ki + 1)).slice(axis: 3, kj..<(kj + 1)).contiguous() }
+                var oneHot = [Double](repeating: 0, count: 9)
+                oneHot[ki * 3 + kj] = 1
+                let pick = Tensor(oneHot, shape: [1, 1, 3, 3])
+                let shifted = withoutGrad {
+                    x.reshaped([9 * 64, 1, 28, 28]).conv2d(pick, padding: 1).reshaped([9, 64, 28, 28])
+                }
+                reference = withoutGrad { reference + shifted.conv2d(tap) }
+            }
+        }
+        expectClose(y.doubles, reference.doubles, tolerance: 1e-11, relativeTolerance: 1e-11)
+    }
+
+    /// An image's output is bitwise the same whatever batch it is computed in (scores and
+    /// cached features must not depend on the batch size), on every convolution path.
+    @Test(arguments: [(64, 64, 14), (64, 64, 28), (8, 12, 10), (2, 16, 9), (32, 3, 7)])
+    func convolutionIsBatchInvariant(_ shape: (cin: Int, cout: Int, hw: Int)) {
+        let x = normal([7, shape.cin, shape.hw, shape.hw], seed: 651).cast(to: .float32)
+        let w = normal([shape.cout, shape.cin, 3, 3], scale: 0.1, seed: 652).cast(to: .float32)
+        let b = normal([shape.cout], seed: 653).cast(to: .float32)
+        let all = withoutGrad { x.conv2d(w, bias: b, padding: 1) }
+        for (lo, hi) in [(0, 1), (1, 4), (4, 7), (2, 3)] {
+            let part = withoutGrad { x.slice(axis: 0, lo..<hi).conv2d(w, bias: b, padding: 1) }
+            #expect(bits(part) == bits(all.slice(axis: 0, lo..<hi)), "images \(lo)..<\(hi) of \(shape)")
+        }
+    }
+
+    @Test func winogradFloat32AgreesWithFloat64() {
+        // Winograd's transforms only add, subtract and halve, so Float32 stays within a few
+        // ulps of the sums' magnitude (|y| ≈ 2 here), forward and backward.
+        let x = normal([4, 32, 14, 14], seed: 641), w = normal([32, 32, 3, 3], scale: 0.1, seed: 642)
+        let seed = normal([4, 32, 14, 14], seed: 643)
+        func run(_ dtype: DType) -> [[Double]] {
+            let xl = x.cast(to: dtype).detached.requiringGrad(), wl = w.cast(to: dtype).detached.requiringGrad()
+            let y = xl.conv2d(wl, padding: 1)
+            y.backward(seed: seed.cast(to: dtype))
+            return [y.doubles, xl.grad!.doubles, wl.grad!.doubles]
+        }
+        let (single, double) = (run(.float32), run(.float64))
+        expectClose(single[0], double[0], tolerance: 2e-5, relativeTolerance: 2e-5, "y")
+        expectClose(single[1], double[1], tolerance: 2e-5, relativeTolerance: 2e-5, "dx")
+        expectClose(single[2], double[2], tolerance: 2e-4, relativeTolerance: 2e-5, "dw")
     }
 
     @Test func conv2dGradientWithOneOperandConstant() {
@@ -144,6 +225,12 @@ struct LinalgGradientTests {
         expectGradientsMatchFiniteDifferences(swapped) { $0.logAbsDeterminant() }
         // Through a view: log|det Aᵀ| = log|det A|.
         expectGradientsMatchFiniteDifferences(wellConditioned(3, seed: 913)) { $0.transposed().logAbsDeterminant() }
+        // Larger than LAPACK's block size (64): blocked getrf and getri.
+        expectGradientsMatchFiniteDifferences(wellConditioned(70, seed: 914)) { $0.logAbsDeterminant() }
+        expectGradientsMatchFiniteDifferences(wellConditioned(70, seed: 915)) { $0.transposed().logAbsDeterminant() * 2 }
+        // n ≥ 128: with more than one engine thread, the blocked LU and the inverse share
+        // their work among the threads.
+        expectGradientsMatchFiniteDifferences(wellConditioned(130, diagonal: 4, seed: 916)) { $0.logAbsDeterminant() }
     }
 
     @Test func inverse() {
