@@ -9,9 +9,11 @@ import Plot
 /// detectors. Each node kind has a code version that goes into its cache key; bump it when a
 /// change here changes the kind's results.
 final class Backend: @unchecked Sendable {
-    static let trainVersion = "train-1"
+    // train-2, curve-2: the engine's Winograd and shifted-GEMM convolutions, fused BatchNorm and
+    // LAPACK log|det change results in the last bits.
+    static let trainVersion = "train-2"
     static let evaluateVersion = "evaluate-4"
-    static let curveVersion = "curve-1"
+    static let curveVersion = "curve-2"
     static let scatterVersion = "scatter-1"
     /// Images per set behind `@Histogram(model:)` in the paper profile.
     static let defaultHistogramSubset = 1000
