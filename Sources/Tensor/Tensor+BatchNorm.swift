@@ -67,14 +67,8 @@ extension Tensor {
         case .float32: run(Float.self)
         case .float64: run(Double.self)
         }
-        let y = out.detached
-        let needX = node != nil, needGamma = gamma.node != nil, needBeta = beta.node != nil
-        out.node = GradNode.make("batchNorm", [self, gamma, beta]) { g in
-            let grads = batchNormBackward(g.contiguous(), x: x, y: relu ? y : nil, gamma: gd, layout: layout,
-                                          mean: mu, rstd: rstd, batchStatistics: true,
-                                          needX: needX, needGamma: needGamma, needBeta: needBeta)
-            return [grads.dx, grads.dgamma, grads.dbeta]
-        }
+        recordBatchNormGradient(on: &out, x: x, gamma: gamma, beta: beta, gammaValues: gd, layout: layout,
+                                mean: mu, rstd: rstd, relu: relu, batchStatistics: true)
         return (out, mean, variance)
     }
 
@@ -111,15 +105,24 @@ extension Tensor {
         case .float32: run(Float.self)
         case .float64: run(Double.self)
         }
+        recordBatchNormGradient(on: &out, x: x, gamma: gamma, beta: beta, gammaValues: gd, layout: layout,
+                                mean: mu, rstd: rstd, relu: relu, batchStatistics: false)
+        return out
+    }
+
+    /// Attaches the fused op's vector-Jacobian product to `out` (both modes share it; with batch
+    /// statistics the gradient flows through μ and σ² too).
+    private func recordBatchNormGradient(on out: inout Tensor, x: Tensor, gamma: Tensor, beta: Tensor,
+                                         gammaValues gd: Tensor, layout: ChannelLayout, mean mu: [Double],
+                                         rstd: [Double], relu: Bool, batchStatistics: Bool) {
         let y = out.detached
         let needX = node != nil, needGamma = gamma.node != nil, needBeta = beta.node != nil
         out.node = GradNode.make("batchNorm", [self, gamma, beta]) { g in
             let grads = batchNormBackward(g.contiguous(), x: x, y: relu ? y : nil, gamma: gd, layout: layout,
-                                          mean: mu, rstd: rstd, batchStatistics: false,
+                                          mean: mu, rstd: rstd, batchStatistics: batchStatistics,
                                           needX: needX, needGamma: needGamma, needBeta: needBeta)
             return [grads.dx, grads.dgamma, grads.dbeta]
         }
-        return out
     }
 
     private func checkNormParameters(_ gamma: Tensor, _ beta: Tensor, _ layout: ChannelLayout) {
