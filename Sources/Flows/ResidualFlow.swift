@@ -275,7 +275,7 @@ public enum ResidualLogDet {
         }
     }
 
-    private static func logAbsDeterminants<T: BinaryFloatingPoint>(of j: UnsafePointer<T>, batch b: Int, features d: Int) -> [Double] {
+    private static func logAbsDeterminants<T: LUWorkerScalar>(of j: UnsafePointer<T>, batch b: Int, features d: Int) -> [Double] {
         var out = [Double](repeating: 0, count: b)
         let workers = Swift.max(1, Swift.min(Engine.threads, b, (b * d * d * d) / 2_000_000 + 1))
         out.withUnsafeMutableBufferPointer { op in
@@ -653,3 +653,11 @@ public final class ResidualFlow: FlowLayer {
         }
     }
 }
+
+/// The element types the threaded log-determinant reads. Its workers use `T` inside a concurrent
+/// closure, which Swift 6.2 and later accept only for metatypes known to be Sendable.
+#if compiler(>=6.2)
+fileprivate typealias LUWorkerScalar = BinaryFloatingPoint & SendableMetatype
+#else
+fileprivate typealias LUWorkerScalar = BinaryFloatingPoint
+#endif
