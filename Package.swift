@@ -56,7 +56,7 @@ let package = Package(
             "Tensor", "NN", "Flows", "OOD", "Plot", "Report", "CCairo", "CPangoCairo", "CCmarkGFM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "flowood", dependencies: ["FlowOODCLI"]),
+        .executableTarget(name: "flowood", dependencies: ["FlowOODCLI", "Tensor"]),
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),

@@ -17,6 +17,7 @@ struct Info: ParsableCommand {
     func run() throws {
         print("threads      \(Engine.threads)")
         print("blas         \(Engine.blasDescription)")
+        print("blas core    \(BLASCore.summary)")
         print("cairo        \(String(cString: cairo_version_string()))")
         print("pango        \(String(cString: pango_version_string()))")
         print("cmark-gfm    \(String(cString: cmark_version_string()))")
