@@ -49,6 +49,9 @@ public final class ReportBuilder {
     var featuresNodes: [String: ExperimentNode] = [:]
     /// Implicit evaluations behind `@Histogram(model:)`, by figure id.
     var histogramEvaluations: [String: String] = [:]
+    /// Decoded evaluation.json files by path: every inline value and table reads them, and their
+    /// directories are content-addressed, so one decoding per build is enough.
+    var decodedEvaluations: [String: EvaluationResult] = [:]
     var claims: [(ClaimSpec, LocatedDirective)] = []
 
     public init(chapters: [ChapterSpec], options: BuildOptions, log: @escaping (String) -> Void = {
@@ -331,7 +334,11 @@ public final class ReportBuilder {
         return try raw.seeds.map { s in
             let node = try evaluationNode(id, seed: s, for: location)
             guard let dir = node.directory else { preconditionFailure("\(node.label) has not run") }
-            return try readJSON(EvaluationResult.self, from: dir.appendingPathComponent("evaluation.json"))
+            let file = dir.appendingPathComponent("evaluation.json")
+            if let decoded = decodedEvaluations[file.path] { return decoded }
+            let decoded = try readJSON(EvaluationResult.self, from: file)
+            decodedEvaluations[file.path] = decoded
+            return decoded
         }
     }
 }
