@@ -16,7 +16,7 @@ struct Info: ParsableCommand {
 
     func run() throws {
         print("threads      \(Engine.threads)")
-        print("blas         \(Engine.blasDescription)")
+        print("blas         \(BLASCore.configuration)")
         print("blas core    \(BLASCore.summary)")
         print("cairo        \(String(cString: cairo_version_string()))")
         print("pango        \(String(cString: pango_version_string()))")

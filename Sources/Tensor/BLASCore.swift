@@ -15,23 +15,24 @@ public enum BLASCore {
     /// Environment variable that records the core OpenBLAS chose before `flowood` overrode it.
     public static let fallbackVariable = "FLOWOOD_BLAS_FALLBACK_CORE"
 
-    /// The kernel set OpenBLAS uses in this process ("SkylakeX", "Haswell", "Prescott", ...),
-    /// or "Accelerate" on macOS.
-    public static var name: String {
-        #if canImport(Accelerate)
-        return "Accelerate"
-        #else
-        return String(cString: openblas_get_corename())
-        #endif
-    }
+    #if canImport(Accelerate)
+    public static var configuration: String { "Accelerate" }
+    public static var name: String { "Accelerate" }
+    #else
+    /// A short description of the BLAS library in use (OpenBLAS's build configuration).
+    public static var configuration: String { String(cString: openblas_get_config()) }
+    /// The kernel set OpenBLAS uses in this process ("SkylakeX", "Haswell", "Prescott", ...).
+    public static var name: String { String(cString: openblas_get_corename()) }
+    #endif
 
     /// The core to request instead of `current`, or nil to keep it: only when `current` is one
     /// of OpenBLAS's generic fallbacks and the CPU's flags (as in /proc/cpuinfo) support a
-    /// better kernel set.
-    public static func betterCore(than current: String, cpuFlags flags: Set<String>) -> String? {
+    /// better kernel set. The flags are read only when `current` is such a fallback.
+    public static func betterCore(than current: String, cpuFlags readFlags: @autoclosure () -> Set<String>) -> String? {
         let fallbacks: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "katmai",
                                       "coppermine", "northwood", "banias", "atom", "unknown"]
         guard fallbacks.contains(current.lowercased()) else { return nil }
+        let flags = readFlags()
         let avx512 = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
         if avx512.allSatisfy(flags.contains) { return "SkylakeX" }
         if ["avx2", "fma", "avx"].allSatisfy(flags.contains) { return "Haswell" }

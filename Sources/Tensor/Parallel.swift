@@ -20,14 +20,6 @@ public enum Engine {
         return n
     }()
 
-    /// A short description of the BLAS library in use.
-    public static var blasDescription: String {
-        #if canImport(Accelerate)
-        return "Accelerate"
-        #else
-        return String(cString: openblas_get_config())
-        #endif
-    }
 }
 
 extension Engine {
